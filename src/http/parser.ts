@@ -1,0 +1,914 @@
+// The HTTP/1.1 request parser (RFC 9112), pure and incremental.
+//
+// It never touches a socket or a timer. The connection feeds it Buffers of any size,
+// down to one byte, and pulls events:
+//
+//     parser.feed(bytes)
+//     for (let e = parser.next(); e.type !== 'need-data'; e = parser.next()) ...
+//
+//   head  -> body* -> end      one request; the head carries the framing decisions
+//   need-data                  every byte so far is consumed; feed more
+//   paused                     an Upgrade or CONNECT request ended: the bytes after it are
+//                              not HTTP; call takeRemaining() to hand them off, or resume()
+//   error                      a typed HttpError naming its status; the parser is dead
+//
+// It is a byte-level state machine (the states are named after what the parser waits
+// for), so it fails as soon as a bad byte arrives, and a token split across feeds is
+// kept as a partial string: byte-at-a-time input costs the same as whole input.
+
+import { FIELD_VALUE, HEX_VALUE, QDTEXT, TARGET, TOKEN } from './chars.ts'
+import { HttpError } from './errors.ts'
+
+const HTAB = 0x09
+const LF = 0x0a
+const CR = 0x0d
+const SP = 0x20
+const DQUOTE = 0x22
+const COLON = 0x3a
+const SEMICOLON = 0x3b
+const EQUALS = 0x3d
+const BACKSLASH = 0x5c
+
+export interface ParserLimits {
+  /** Bytes of the request line, CRLF included. Past it: 414 in the target, else 400. */
+  maxRequestLineBytes: number
+  /** Bytes of the header section (and, separately, of a trailer section). Past it: 431. */
+  maxHeaderBytes: number
+  /** Field lines in the header section (and in a trailer section). Past it: 431. */
+  maxHeaderFields: number
+  /** Bytes of one request body after de-chunking. Past it: 413. */
+  maxBodyBytes: number
+  /** RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. Off only to compare with parsers that leave this to the application. */
+  requireHost: boolean
+}
+
+export const DEFAULT_PARSER_LIMITS: ParserLimits = {
+  maxRequestLineBytes: 8 * 1024,
+  maxHeaderBytes: 16 * 1024,
+  maxHeaderFields: 100,
+  maxBodyBytes: 1024 * 1024,
+  requireHost: true,
+}
+
+/** A chunk-size line, extensions included, longer than this is refused (unbounded extensions are a known DoS). */
+const MAX_CHUNK_LINE_BYTES = 4096
+
+export type TargetForm = 'origin' | 'absolute' | 'authority' | 'asterisk'
+
+export interface RequestHead {
+  readonly type: 'head'
+  method: string
+  /** The request-target exactly as sent. */
+  target: string
+  form: TargetForm
+  /** The path of the target, still percent-encoded; '' for authority and asterisk forms. */
+  path: string
+  /** What follows '?' in the target, without it; '' when there is none. */
+  query: string
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1 and any higher 1.x (RFC 9110 §2.5). */
+  versionMinor: number
+  /** Field lines in arrival order, flat: [lower-case name, value, ...]. Values have no leading or trailing OWS. */
+  headers: string[]
+  /** Body bytes declared by Content-Length; 0 when there is no body; -1 when chunked. */
+  contentLength: number
+  chunked: boolean
+  /** Whether the connection may carry another request after this one (RFC 9112 §9.3). */
+  keepAlive: boolean
+  /** The bytes after this message are not HTTP: an Upgrade request (RFC 9110 §7.8) or CONNECT. */
+  upgrade: boolean
+  /** `Expect: 100-continue` on HTTP/1.1 (RFC 9110 §10.1.1). */
+  expectContinue: boolean
+}
+
+export interface BodyChunk {
+  readonly type: 'body'
+  /** A view into the fed bytes: copy it to keep it past the next feed. */
+  readonly data: Buffer
+}
+
+export interface MessageEnd {
+  readonly type: 'end'
+  /** Trailer fields of a chunked body, flat like RequestHead.headers. */
+  readonly trailers: string[]
+}
+
+export interface ParseFailure {
+  readonly type: 'error'
+  readonly error: HttpError
+}
+
+export type ParserEvent =
+  | RequestHead
+  | BodyChunk
+  | MessageEnd
+  | ParseFailure
+  | { readonly type: 'need-data' }
+  | { readonly type: 'paused' }
+
+const NEED_DATA = Object.freeze({ type: 'need-data' as const })
+const PAUSED = Object.freeze({ type: 'paused' as const })
+const END: MessageEnd = Object.freeze({ type: 'end' as const, trailers: Object.freeze([]) as unknown as string[] })
+const EMPTY = Buffer.alloc(0)
+
+type State =
+  // the request line
+  | 'request-start' // empty lines may come first (RFC 9112 §2.2)
+  | 'request-start-lf'
+  | 'method'
+  | 'target'
+  | 'version'
+  | 'request-line-lf'
+  // field lines: the header section, and the trailer section of a chunked body
+  | 'field-start'
+  | 'field-name'
+  | 'value-start'
+  | 'field-value'
+  | 'field-line-lf'
+  | 'section-end-lf'
+  // the body
+  | 'body-length'
+  | 'chunk-size'
+  | 'chunk-ext'
+  | 'chunk-size-lf'
+  | 'chunk-data'
+  | 'chunk-data-cr'
+  | 'chunk-data-lf'
+  | 'message-end'
+  // after a message
+  | 'upgraded' // an Upgrade or CONNECT request ended; the rest is not HTTP
+  | 'closed' // a message without keep-alive ended; nothing may follow
+  | 'detached' // takeRemaining() gave the bytes away
+  | 'failed'
+
+// Where the chunk-ext grammar (RFC 9112 §7.1.1) is, between the size and CRLF:
+//   chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+type ExtState =
+  | 'after-size'
+  | 'before-semicolon'
+  | 'before-name'
+  | 'name'
+  | 'after-name'
+  | 'before-value'
+  | 'token-value'
+  | 'quoted-value'
+  | 'quoted-pair'
+  | 'after-value'
+
+export class RequestParser {
+  private readonly limits: ParserLimits
+  private state: State = 'request-start'
+  private input: Buffer = EMPTY
+  private pos = 0
+  /** The part of the current token that arrived in earlier feeds. */
+  private partial = ''
+  private failure: ParseFailure | null = null
+
+  /** Bytes of the current section (request line, header or trailer section, chunk line), checked against its limit. */
+  private sectionBytes = 0
+  private sectionLimit: number
+  private fieldCount = 0
+
+  // The message being parsed.
+  private method = ''
+  private target = ''
+  private versionIndex = 0
+  private versionMinor = 0
+  private headers: string[] = []
+  private trailers: string[] = []
+  private inTrailers = false
+  private fieldName = ''
+  private fieldValue = ''
+  private contentLength = -1
+  private hasTransferEncoding = false
+  private chunked = false
+  private unsupportedCoding = ''
+  private hostCount = 0
+  private connectionClose = false
+  private connectionKeepAlive = false
+  private connectionUpgrade = false
+  private hasUpgradeField = false
+  private expectContinue = false
+  private unsupportedExpectation = false
+  private keepAlive = true
+  private upgrade = false
+  private afterUpgrade: State = 'closed'
+
+  // The body.
+  private remaining = 0
+  private bodyBytes = 0
+  private chunkSize = 0
+  private chunkDigits = 0
+  private extState: ExtState = 'after-size'
+
+  constructor(limits: Partial<ParserLimits> = {}) {
+    this.limits = { ...DEFAULT_PARSER_LIMITS, ...limits }
+    this.sectionLimit = this.limits.maxRequestLineBytes
+  }
+
+  /** Appends bytes. Bytes not yet consumed by next() are kept before them. */
+  feed(chunk: Buffer): void {
+    if (this.pos < this.input.length) {
+      this.input = Buffer.concat([this.input.subarray(this.pos), chunk])
+    } else {
+      this.input = chunk
+    }
+    this.pos = 0
+  }
+
+  /** Bytes fed but not yet consumed. */
+  get buffered(): number {
+    return this.input.length - this.pos
+  }
+
+  /** True between messages, when no byte of a next request has arrived. */
+  get idle(): boolean {
+    return this.state === 'request-start' && this.sectionBytes === 0
+  }
+
+  /**
+   * End of input (the peer closed). Null when that is a clean place to stop (RFC 9112 §8:
+   * a message cut short is incomplete); otherwise the error it amounts to.
+   */
+  finish(): HttpError | null {
+    switch (this.state) {
+      case 'request-start': // nothing, or only empty lines, since the last message
+      case 'closed':
+      case 'upgraded':
+      case 'detached':
+        return null
+      case 'failed':
+        return this.failure!.error
+      default:
+        return incomplete()
+    }
+  }
+
+  /** After a paused Upgrade request the server declined: go on parsing HTTP. */
+  resume(): void {
+    if (this.state === 'upgraded') this.state = this.afterUpgrade
+  }
+
+  /** After a paused Upgrade request: the bytes that followed it, for the new protocol. */
+  takeRemaining(): Buffer {
+    const rest = this.input.subarray(this.pos)
+    this.input = EMPTY
+    this.pos = 0
+    this.state = 'detached'
+    return rest
+  }
+
+  next(): ParserEvent {
+    for (;;) {
+      let event: ParserEvent | undefined
+      switch (this.state) {
+        case 'request-start': event = this.requestStart(); break
+        case 'request-start-lf': event = this.requestStartLf(); break
+        case 'method': event = this.readMethod(); break
+        case 'target': event = this.readTarget(); break
+        case 'version': event = this.readVersion(); break
+        case 'request-line-lf': event = this.requestLineLf(); break
+        case 'field-start': event = this.fieldStart(); break
+        case 'field-name': event = this.readFieldName(); break
+        case 'value-start': event = this.valueStart(); break
+        case 'field-value': event = this.readFieldValue(); break
+        case 'field-line-lf': event = this.fieldLineLf(); break
+        case 'section-end-lf': event = this.sectionEndLf(); break
+        case 'body-length': event = this.readBody('message-end'); break
+        case 'chunk-size': event = this.readChunkSize(); break
+        case 'chunk-ext': event = this.readChunkExt(); break
+        case 'chunk-size-lf': event = this.chunkSizeLf(); break
+        case 'chunk-data': event = this.readBody('chunk-data-cr'); break
+        case 'chunk-data-cr': event = this.expectByte(CR, 'chunk-data-lf', 'CHUNK_DATA_NOT_TERMINATED', 'chunk data must be followed by CRLF'); break
+        case 'chunk-data-lf': event = this.chunkDataLf(); break
+        case 'message-end': return this.messageEnd()
+        case 'upgraded': return PAUSED
+        case 'closed': return this.afterClose()
+        case 'detached': return NEED_DATA
+        case 'failed': return this.failure!
+      }
+      if (event !== undefined) return event
+    }
+  }
+
+  // ---- the request line: method SP request-target SP HTTP-version CRLF (RFC 9112 §3)
+
+  private requestStart(): ParserEvent | undefined {
+    if (this.pos === this.input.length) return NEED_DATA
+    const byte = this.input[this.pos]
+    if (byte === CR) return this.step(this.pos + 1, 'request-start-lf')
+    if (byte === LF) return this.bareLf()
+    if (TOKEN[byte] !== 1) return this.fail(400, 'INVALID_METHOD', 'the method must be a token (RFC 9110 §9.1)')
+    this.state = 'method'
+  }
+
+  private requestStartLf(): ParserEvent | undefined {
+    return this.expectByte(LF, 'request-start', 'BARE_CR', 'CR must be followed by LF')
+  }
+
+  private readMethod(): ParserEvent | undefined {
+    const { input, pos } = this
+    let i = pos
+    while (i < input.length && TOKEN[input[i]] === 1) i++
+    if (i === input.length) return this.keepPartial(i)
+    if (input[i] !== SP) return this.fail(400, 'INVALID_METHOD', 'the method must be a token followed by one space (RFC 9112 §3)')
+    this.method = this.takeToken(pos, i)
+    return this.step(i + 1, 'target')
+  }
+
+  private readTarget(): ParserEvent | undefined {
+    const { input, pos } = this
+    let i = pos
+    while (i < input.length && TARGET[input[i]] === 1) i++
+    if (i === input.length) return this.keepPartial(i)
+    const byte = input[i]
+    if (byte !== SP) {
+      if (byte === CR || byte === LF) return this.fail(400, 'MISSING_VERSION', 'the request line needs an HTTP version (HTTP/0.9 is not served)')
+      return this.fail(400, 'INVALID_TARGET', 'the request-target must be visible ASCII; percent-encode other bytes (RFC 9112 §3.2)')
+    }
+    const failed = this.advance(i)
+    if (failed) return failed
+    this.target = this.takeToken(pos, i)
+    if (this.target === '') return this.fail(400, 'INVALID_TARGET', 'the request line has two spaces where the target should be')
+    this.versionIndex = 0
+    return this.step(i + 1, 'version')
+  }
+
+  // HTTP-version = "HTTP/" DIGIT "." DIGIT, checked byte by byte as it arrives.
+  private readVersion(): ParserEvent | undefined {
+    const { input } = this
+    let i = this.pos
+    for (; i < input.length; i++) {
+      const byte = input[i]
+      const at = this.versionIndex++
+      if (at < 5) {
+        if (byte !== 'HTTP/'.charCodeAt(at)) return this.fail(400, 'INVALID_VERSION', 'expected HTTP/1.1 or HTTP/1.0 after the target')
+      } else if (at === 5) {
+        if (byte < 0x30 || byte > 0x39) return this.fail(400, 'INVALID_VERSION', 'expected a digit in the HTTP version')
+        if (byte !== 0x31) return this.fail(505, 'VERSION_NOT_SUPPORTED', 'only HTTP/1.x is served')
+      } else if (at === 6) {
+        if (byte !== 0x2e) return this.fail(400, 'INVALID_VERSION', 'expected "." in the HTTP version')
+      } else if (at === 7) {
+        if (byte < 0x30 || byte > 0x39) return this.fail(400, 'INVALID_VERSION', 'expected a digit in the HTTP version')
+        // RFC 9110 §2.5: a higher minor version of 1.x is served as the highest we speak.
+        this.versionMinor = byte === 0x30 ? 0 : 1
+      } else {
+        if (byte === CR) return this.step(i + 1, 'request-line-lf')
+        if (byte === LF) return this.bareLf()
+        return this.fail(400, 'INVALID_VERSION', 'the request line must end right after the HTTP version')
+      }
+    }
+    return this.advance(i) ?? NEED_DATA
+  }
+
+  private requestLineLf(): ParserEvent | undefined {
+    const failed = this.expectByte(LF, 'field-start', 'BARE_CR', 'CR must be followed by LF')
+    if (failed) return failed
+    const formError = this.classifyTarget()
+    if (formError) return formError
+    this.startSection(this.limits.maxHeaderBytes)
+  }
+
+  // ---- field lines: field-name ":" OWS field-value OWS CRLF (RFC 9112 §5)
+
+  private fieldStart(): ParserEvent | undefined {
+    if (this.pos === this.input.length) return NEED_DATA
+    const byte = this.input[this.pos]
+    if (byte === CR) return this.step(this.pos + 1, 'section-end-lf')
+    if (TOKEN[byte] === 1) {
+      this.state = 'field-name'
+      return
+    }
+    if (byte === SP || byte === HTAB) {
+      // RFC 9112 §2.2 (before the first field) and §5.2 (obs-fold): both rejected here.
+      return this.fieldCount === 0
+        ? this.fail(400, 'WHITESPACE_BEFORE_FIELDS', 'whitespace between the request line and the first field line')
+        : this.fail(400, 'OBS_FOLD', 'a field line starting with whitespace (obsolete line folding) is not accepted')
+    }
+    if (byte === LF) return this.bareLf()
+    return this.fail(400, 'INVALID_FIELD_NAME', 'a field name must be a token (RFC 9110 §5.1)')
+  }
+
+  private readFieldName(): ParserEvent | undefined {
+    const { input, pos } = this
+    let i = pos
+    while (i < input.length && TOKEN[input[i]] === 1) i++
+    if (i === input.length) return this.keepPartial(i)
+    const byte = input[i]
+    if (byte !== COLON) {
+      if (byte === SP || byte === HTAB) {
+        return this.fail(400, 'WHITESPACE_BEFORE_COLON', 'no whitespace is allowed between a field name and the colon (RFC 9112 §5.1)')
+      }
+      if (byte === CR || byte === LF) return this.fail(400, 'MISSING_COLON', 'a field line needs a colon after its name')
+      return this.fail(400, 'INVALID_FIELD_NAME', 'a field name must be a token (RFC 9110 §5.1)')
+    }
+    this.fieldName = this.takeToken(pos, i).toLowerCase()
+    return this.step(i + 1, 'value-start')
+  }
+
+  private valueStart(): ParserEvent | undefined {
+    const { input } = this
+    let i = this.pos
+    while (i < input.length && (input[i] === SP || input[i] === HTAB)) i++
+    if (i === input.length) return this.advance(i) ?? NEED_DATA
+    return this.step(i, 'field-value')
+  }
+
+  private readFieldValue(): ParserEvent | undefined {
+    const { input, pos } = this
+    let i = pos
+    while (i < input.length && FIELD_VALUE[input[i]] === 1) i++
+    if (i === input.length) return this.keepPartial(i)
+    const byte = input[i]
+    if (byte !== CR) {
+      if (byte === LF) return this.bareLf()
+      return this.fail(400, 'INVALID_FIELD_VALUE', `control byte 0x${hex(byte)} in a field value (RFC 9110 §5.5)`)
+    }
+    this.fieldValue = trimTrailingOws(this.takeToken(pos, i))
+    return this.step(i + 1, 'field-line-lf')
+  }
+
+  private fieldLineLf(): ParserEvent | undefined {
+    const failed = this.expectByte(LF, 'field-start', 'BARE_CR', 'CR must be followed by LF')
+    if (failed) return failed
+    const value = this.fieldValue
+    if (++this.fieldCount > this.limits.maxHeaderFields) {
+      return this.fail(431, 'TOO_MANY_FIELDS', `more than ${this.limits.maxHeaderFields} field lines`)
+    }
+    if (this.inTrailers) {
+      this.trailers.push(this.fieldName, value)
+      return
+    }
+    this.headers.push(this.fieldName, value)
+    return this.applyField(this.fieldName, value)
+  }
+
+  private sectionEndLf(): ParserEvent | undefined {
+    const failed = this.expectByte(LF, 'message-end', 'BARE_CR', 'CR must be followed by LF')
+    if (failed) return failed
+    if (!this.inTrailers) return this.completeHead()
+  }
+
+  // ---- what the fields mean for framing and the connection
+
+  private applyField(name: string, value: string): ParseFailure | undefined {
+    switch (name) {
+      case 'content-length': {
+        // RFC 9110 §8.6: Content-Length = 1*DIGIT. Repeated lines with one value are
+        // tolerated; different values, or Content-Length with Transfer-Encoding
+        // (RFC 9112 §6.3), would let two parsers frame the message differently.
+        const length = parseDecimal(value)
+        if (length === -1) return this.fail(400, 'INVALID_CONTENT_LENGTH', 'Content-Length must be digits only')
+        if (length === -2) return this.fail(400, 'CONTENT_LENGTH_OVERFLOW', 'Content-Length is too large to be a length')
+        if (this.contentLength !== -1 && this.contentLength !== length) {
+          return this.fail(400, 'CONFLICTING_CONTENT_LENGTH', 'two different Content-Length values')
+        }
+        this.contentLength = length
+        if (this.hasTransferEncoding) return this.smuggling()
+        return
+      }
+      case 'transfer-encoding': {
+        // RFC 9112 §6.1: chunked must be the final coding and applied once; a coding we
+        // do not implement is 501. RFC 9112 §6.1 also makes it a fault in HTTP/1.0.
+        if (this.versionMinor === 0) return this.fail(400, 'TRANSFER_ENCODING_IN_HTTP_1_0', 'Transfer-Encoding is not defined for HTTP/1.0')
+        this.hasTransferEncoding = true
+        for (const element of value.split(',')) {
+          const coding = codingName(element)
+          if (coding === '') continue
+          if (this.chunked) return this.fail(400, 'CHUNKED_NOT_LAST', 'chunked must be the last transfer coding, and only once')
+          if (coding === 'chunked') this.chunked = true
+          else if (this.unsupportedCoding === '') this.unsupportedCoding = coding
+        }
+        if (this.contentLength !== -1) return this.smuggling()
+        return
+      }
+      case 'connection':
+        for (const element of value.split(',')) {
+          const option = trimOws(element).toLowerCase()
+          if (option === 'close') this.connectionClose = true
+          else if (option === 'keep-alive') this.connectionKeepAlive = true
+          else if (option === 'upgrade') this.connectionUpgrade = true
+        }
+        return
+      case 'host':
+        // RFC 9112 §3.2: more than one Host, or an invalid one, is a 400.
+        if (++this.hostCount > 1) return this.fail(400, 'DUPLICATE_HOST', 'more than one Host field')
+        if (!isValidHost(value)) return this.fail(400, 'INVALID_HOST', 'the Host field is not a valid host[:port]')
+        return
+      case 'upgrade':
+        this.hasUpgradeField = true
+        return
+      case 'expect':
+        // RFC 9110 §10.1.1: 100-continue is the only expectation; HTTP/1.0 ignores it.
+        if (this.versionMinor === 0) return
+        if (value.toLowerCase() === '100-continue') this.expectContinue = true
+        else this.unsupportedExpectation = true
+        return
+    }
+  }
+
+  private smuggling(): ParseFailure {
+    return this.fail(400, 'CONTENT_LENGTH_WITH_TRANSFER_ENCODING', 'Content-Length and Transfer-Encoding together (request smuggling, RFC 9112 §6.3)')
+  }
+
+  private completeHead(): ParserEvent {
+    const { limits } = this
+    if (this.hasTransferEncoding) {
+      if (this.unsupportedCoding !== '') {
+        return this.fail(501, 'UNSUPPORTED_TRANSFER_CODING', `transfer coding "${this.unsupportedCoding}" is not implemented; only chunked is`)
+      }
+      if (!this.chunked) return this.fail(400, 'INVALID_TRANSFER_ENCODING', 'Transfer-Encoding names no coding')
+    }
+    if (limits.requireHost && this.versionMinor === 1 && this.hostCount === 0) {
+      return this.fail(400, 'MISSING_HOST', 'an HTTP/1.1 request needs a Host field (RFC 9112 §3.2)')
+    }
+    if (this.unsupportedExpectation) return this.fail(417, 'UNSUPPORTED_EXPECTATION', 'the only expectation served is 100-continue')
+    if (this.contentLength > limits.maxBodyBytes) {
+      return this.fail(413, 'BODY_TOO_LARGE', `the body is larger than ${limits.maxBodyBytes} bytes`)
+    }
+
+    const isConnect = this.method === 'CONNECT'
+    // RFC 9112 §9.3: 1.1 is persistent unless "close"; 1.0 only with "keep-alive".
+    this.keepAlive = !this.connectionClose && (this.versionMinor === 1 || this.connectionKeepAlive)
+    // RFC 9110 §7.8: Upgrade counts only with the "upgrade" connection option, and not in 1.0.
+    this.upgrade = isConnect || (this.versionMinor === 1 && this.connectionUpgrade && this.hasUpgradeField)
+
+    // RFC 9112 §6.3: chunked, else Content-Length, else no body. CONNECT's content has
+    // no meaning (RFC 9110 §9.3.6): what follows its head belongs to the tunnel.
+    const contentLength = isConnect ? 0 : this.chunked ? -1 : Math.max(this.contentLength, 0)
+    if (contentLength === -1) {
+      this.startChunk()
+    } else if (contentLength > 0) {
+      this.remaining = contentLength
+      this.state = 'body-length'
+    } else {
+      this.state = 'message-end'
+    }
+
+    const target = this.target
+    const split = splitTarget(target, this.formOf(target))
+    return {
+      type: 'head',
+      method: this.method,
+      target,
+      form: split.form,
+      path: split.path,
+      query: split.query,
+      versionMinor: this.versionMinor,
+      headers: this.headers,
+      contentLength,
+      chunked: contentLength === -1,
+      keepAlive: this.keepAlive,
+      upgrade: this.upgrade,
+      expectContinue: this.expectContinue,
+    }
+  }
+
+  // RFC 9112 §3.2: origin-form, absolute-form, authority-form (CONNECT only) and
+  // asterisk-form (OPTIONS only). Checked when the request line ends.
+  private classifyTarget(): ParseFailure | undefined {
+    const { method, target } = this
+    const form = this.formOf(target)
+    if (method === 'CONNECT') {
+      if (form !== 'authority') return this.fail(400, 'INVALID_TARGET', 'CONNECT takes host:port as its target (RFC 9112 §3.2.3)')
+    } else if (form === 'asterisk') {
+      if (method !== 'OPTIONS') return this.fail(400, 'INVALID_TARGET', '"*" is a target for OPTIONS only (RFC 9112 §3.2.4)')
+    } else if (form !== 'origin' && form !== 'absolute') {
+      return this.fail(400, 'INVALID_TARGET', 'the target must start with "/" or be an absolute http(s) URI (RFC 9112 §3.2)')
+    }
+  }
+
+  private formOf(target: string): TargetForm | 'invalid' {
+    const first = target.charCodeAt(0)
+    if (first === 0x2f) return 'origin'
+    if (target === '*') return 'asterisk'
+    if (this.method === 'CONNECT') return isAuthority(target) ? 'authority' : 'invalid'
+    return /^https?:\/\/[^/?#]/i.test(target) ? 'absolute' : 'invalid'
+  }
+
+  // ---- bodies
+
+  private readBody(after: State): ParserEvent {
+    const available = this.input.length - this.pos
+    if (available === 0) return NEED_DATA
+    const n = available < this.remaining ? available : this.remaining
+    const data = this.input.subarray(this.pos, this.pos + n)
+    this.pos += n
+    this.remaining -= n
+    if (this.remaining === 0) this.state = after
+    return { type: 'body', data }
+  }
+
+  private startChunk(): void {
+    this.chunkSize = 0
+    this.chunkDigits = 0
+    this.extState = 'after-size'
+    this.startSection(MAX_CHUNK_LINE_BYTES)
+    this.state = 'chunk-size'
+  }
+
+  // chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF      (RFC 9112 §7.1)
+  private readChunkSize(): ParserEvent | undefined {
+    const { input } = this
+    const max = this.limits.maxBodyBytes
+    let i = this.pos
+    for (; i < input.length; i++) {
+      const digit = HEX_VALUE[input[i]]
+      if (digit < 0) break
+      this.chunkSize = this.chunkSize * 16 + digit
+      this.chunkDigits++
+      if (this.bodyBytes + this.chunkSize > max) {
+        return this.fail(413, 'BODY_TOO_LARGE', `the body is larger than ${max} bytes`)
+      }
+    }
+    if (i === input.length) return this.advance(i) ?? NEED_DATA
+    if (this.chunkDigits === 0) return this.fail(400, 'INVALID_CHUNK_SIZE', 'a chunk must start with its size in hex')
+    return this.step(i, 'chunk-ext')
+  }
+
+  private readChunkExt(): ParserEvent | undefined {
+    const { input } = this
+    let i = this.pos
+    let ext = this.extState
+    for (; i < input.length; i++) {
+      const byte = input[i]
+      const isBws = byte === SP || byte === HTAB
+      switch (ext) {
+        case 'after-size':
+        case 'after-value':
+          if (byte === CR) return this.closeChunkLine(i)
+          if (byte === SEMICOLON) ext = 'before-name'
+          else if (isBws) ext = 'before-semicolon'
+          else return this.chunkLineError(byte, ext === 'after-size' ? 'INVALID_CHUNK_SIZE' : 'INVALID_CHUNK_EXTENSION')
+          break
+        case 'before-semicolon':
+          if (byte === SEMICOLON) ext = 'before-name'
+          else if (!isBws) return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          break
+        case 'before-name':
+          if (TOKEN[byte] === 1) ext = 'name'
+          else if (!isBws) return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          break
+        case 'name':
+          if (TOKEN[byte] === 1) break
+          if (byte === CR) return this.closeChunkLine(i)
+          if (byte === SEMICOLON) ext = 'before-name'
+          else if (byte === EQUALS) ext = 'before-value'
+          else if (isBws) ext = 'after-name'
+          else return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          break
+        case 'after-name':
+          if (byte === SEMICOLON) ext = 'before-name'
+          else if (byte === EQUALS) ext = 'before-value'
+          else if (!isBws) return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          break
+        case 'before-value':
+          if (byte === DQUOTE) ext = 'quoted-value'
+          else if (TOKEN[byte] === 1) ext = 'token-value'
+          else if (!isBws) return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          break
+        case 'token-value':
+          if (TOKEN[byte] === 1) break
+          if (byte === CR) return this.closeChunkLine(i)
+          if (byte === SEMICOLON) ext = 'before-name'
+          else if (isBws) ext = 'before-semicolon'
+          else return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          break
+        case 'quoted-value':
+          if (byte === DQUOTE) ext = 'after-value'
+          else if (byte === BACKSLASH) ext = 'quoted-pair'
+          else if (QDTEXT[byte] !== 1) return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          break
+        case 'quoted-pair':
+          // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+          if (FIELD_VALUE[byte] !== 1) return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          ext = 'quoted-value'
+          break
+      }
+    }
+    this.extState = ext
+    return this.advance(i) ?? NEED_DATA
+  }
+
+  private closeChunkLine(crAt: number): ParserEvent | undefined {
+    return this.step(crAt + 1, 'chunk-size-lf')
+  }
+
+  private chunkLineError(byte: number, code: string): ParseFailure {
+    if (byte === LF) return this.bareLf()
+    if (byte === CR) return this.fail(400, code, 'the chunk line ends where more was expected')
+    return this.fail(400, code, `unexpected byte 0x${hex(byte)} in a chunk-size line (RFC 9112 §7.1)`)
+  }
+
+  private chunkSizeLf(): ParserEvent | undefined {
+    const failed = this.expectByte(LF, 'chunk-data', 'BARE_CR', 'CR must be followed by LF')
+    if (failed) return failed
+    if (this.chunkSize === 0) {
+      // last-chunk: the trailer section follows, then CRLF (RFC 9112 §7.1.2).
+      this.inTrailers = true
+      this.fieldCount = 0
+      this.startSection(this.limits.maxHeaderBytes)
+      this.state = 'field-start'
+      return
+    }
+    this.bodyBytes += this.chunkSize
+    this.remaining = this.chunkSize
+  }
+
+  private chunkDataLf(): ParserEvent | undefined {
+    const failed = this.expectByte(LF, 'chunk-size', 'CHUNK_DATA_NOT_TERMINATED', 'chunk data must be followed by CRLF')
+    if (failed) return failed
+    this.startChunk()
+  }
+
+  // ---- between messages
+
+  private messageEnd(): ParserEvent {
+    const trailers = this.trailers
+    const event = trailers.length === 0 ? END : { type: 'end' as const, trailers }
+    // A declined CONNECT cannot go back to HTTP: the client may already be tunnelling.
+    const following: State = this.keepAlive && this.method !== 'CONNECT' ? 'request-start' : 'closed'
+    this.afterUpgrade = following
+    this.state = this.upgrade ? 'upgraded' : following
+    this.resetMessage()
+    return event
+  }
+
+  private afterClose(): ParserEvent {
+    if (this.pos === this.input.length) return NEED_DATA
+    // RFC 9112 §9.6: after "close" the server must not process further requests.
+    return this.fail(400, 'DATA_AFTER_CLOSE', 'bytes after a request that closed the connection')
+  }
+
+  private resetMessage(): void {
+    this.method = ''
+    this.target = ''
+    this.versionMinor = 0
+    this.headers = []
+    this.trailers = []
+    this.inTrailers = false
+    this.fieldCount = 0
+    this.contentLength = -1
+    this.hasTransferEncoding = false
+    this.chunked = false
+    this.unsupportedCoding = ''
+    this.hostCount = 0
+    this.connectionClose = false
+    this.connectionKeepAlive = false
+    this.connectionUpgrade = false
+    this.hasUpgradeField = false
+    this.expectContinue = false
+    this.unsupportedExpectation = false
+    this.bodyBytes = 0
+    this.startSection(this.limits.maxRequestLineBytes)
+  }
+
+  // ---- small moves shared by the states
+
+  /** Consumes up to i (exclusive) and moves to a state, checking the section's limit. */
+  private step(i: number, next: State): ParseFailure | undefined {
+    const failed = this.advance(i)
+    if (failed) return failed
+    this.state = next
+  }
+
+  private advance(i: number): ParseFailure | undefined {
+    this.sectionBytes += i - this.pos
+    this.pos = i
+    if (this.sectionBytes > this.sectionLimit) return this.sectionTooLong()
+  }
+
+  private expectByte(byte: number, next: State, code: string, message: string): ParserEvent | undefined {
+    if (this.pos === this.input.length) return NEED_DATA
+    const got = this.input[this.pos]
+    if (got === byte) return this.step(this.pos + 1, next)
+    return got === LF ? this.bareLf() : this.fail(400, code, message)
+  }
+
+  /** The input ended inside a token: keep what we have of it and wait for more. */
+  private keepPartial(end: number): ParserEvent {
+    this.partial += this.input.toString('latin1', this.pos, end)
+    return this.advance(end) ?? NEED_DATA
+  }
+
+  /** The whole token ending at `end`: what arrived in earlier feeds plus input[start, end). */
+  private takeToken(start: number, end: number): string {
+    const token = this.partial + this.input.toString('latin1', start, end)
+    this.partial = ''
+    return token
+  }
+
+  private startSection(limit: number): void {
+    this.sectionBytes = 0
+    this.sectionLimit = limit
+  }
+
+  private sectionTooLong(): ParseFailure {
+    switch (this.state) {
+      case 'target':
+        return this.fail(414, 'URI_TOO_LONG', `the request-target is longer than the ${this.limits.maxRequestLineBytes}-byte request line limit`)
+      case 'request-start':
+      case 'request-start-lf':
+      case 'method':
+      case 'version':
+      case 'request-line-lf':
+        return this.fail(400, 'REQUEST_LINE_TOO_LONG', `the request line is longer than ${this.limits.maxRequestLineBytes} bytes`)
+      case 'chunk-size':
+      case 'chunk-ext':
+      case 'chunk-size-lf':
+        return this.fail(400, 'CHUNK_LINE_TOO_LONG', `a chunk-size line is longer than ${MAX_CHUNK_LINE_BYTES} bytes`)
+      default:
+        return this.fail(431, 'HEADERS_TOO_LARGE', `the ${this.inTrailers ? 'trailer' : 'header'} section is larger than ${this.limits.maxHeaderBytes} bytes`)
+    }
+  }
+
+  private bareLf(): ParseFailure {
+    return this.fail(400, 'BARE_LF', 'a line ended with LF alone: HTTP lines end with CRLF (with netcat use "nc -C"; with printf write \\r\\n)')
+  }
+
+  private fail(status: number, code: string, message: string): ParseFailure {
+    this.failure = { type: 'error', error: new HttpError(status, code, message) }
+    this.state = 'failed'
+    this.input = EMPTY
+    this.pos = 0
+    return this.failure
+  }
+}
+
+// ---- helpers without state
+
+function incomplete(): HttpError {
+  return new HttpError(400, 'INCOMPLETE_MESSAGE', 'the connection ended in the middle of a request')
+}
+
+function hex(byte: number): string {
+  return byte.toString(16).padStart(2, '0')
+}
+
+function isOws(code: number): boolean {
+  return code === SP || code === HTAB
+}
+
+function trimTrailingOws(value: string): string {
+  let end = value.length
+  while (end > 0 && isOws(value.charCodeAt(end - 1))) end--
+  return end === value.length ? value : value.slice(0, end)
+}
+
+function trimOws(value: string): string {
+  let start = 0
+  while (start < value.length && isOws(value.charCodeAt(start))) start++
+  return trimTrailingOws(value.slice(start))
+}
+
+/** A transfer-coding's name, lower-cased, without its parameters (RFC 9112 §7). */
+function codingName(element: string): string {
+  const semicolon = element.indexOf(';')
+  return trimOws(semicolon === -1 ? element : element.slice(0, semicolon)).toLowerCase()
+}
+
+/** 1*DIGIT as a number; -1 when not digits, -2 when past 2^53. */
+function parseDecimal(value: string): number {
+  if (value.length === 0) return -1
+  let n = 0
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i)
+    if (code < 0x30 || code > 0x39) return -1
+    n = n * 10 + (code - 0x30)
+  }
+  return n > Number.MAX_SAFE_INTEGER ? -2 : n
+}
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2); uri-host is an IP-literal in brackets,
+// or a reg-name of unreserved, pct-encoded and sub-delims characters. Empty is allowed.
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/
+
+function isValidHost(value: string): boolean {
+  return HOST.test(value)
+}
+
+// authority-form = uri-host ":" port (RFC 9112 §3.2.3)
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+):[0-9]{1,5}$/
+
+function isAuthority(target: string): boolean {
+  return AUTHORITY.test(target)
+}
+
+function splitTarget(target: string, form: TargetForm | 'invalid'): { form: TargetForm; path: string; query: string } {
+  if (form === 'authority' || form === 'asterisk') return { form, path: '', query: '' }
+  let start = 0
+  if (form === 'absolute') {
+    // scheme "://" authority, then the path; an empty path means "/" (RFC 9110 §4.2.3).
+    const authorityStart = target.indexOf('//') + 2
+    let i = authorityStart
+    while (i < target.length && target[i] !== '/' && target[i] !== '?' && target[i] !== '#') i++
+    start = i
+  }
+  let end = target.length
+  const hash = target.indexOf('#', start)
+  if (hash !== -1) end = hash
+  const question = target.indexOf('?', start)
+  const pathEnd = question !== -1 && question < end ? question : end
+  const path = target.slice(start, pathEnd) || '/'
+  const query = pathEnd < end ? target.slice(pathEnd + 1, end) : ''
+  return { form: form === 'absolute' ? 'absolute' : 'origin', path, query }
+}
