@@ -1,0 +1,291 @@
+// The response writer: one Response per request, written to the connection in order.
+//
+//   HTTP/1.1 200 OK\r\n                       status line (always 1.1, RFC 9110 §6.2)
+//   Date: Sat, 21 Nov 2026 18:48:00 GMT\r\n   every response (RFC 9110 §6.6.1)
+//   Content-Type: text/plain\r\n              what the handler set
+//   Content-Length: 11\r\n                    fixed body, or Transfer-Encoding: chunked
+//   \r\n
+//   hello world
+//
+// Framing is chosen here, not by handlers: end(body) with nothing written before sends
+// Content-Length; write() first starts a chunked body (or, to an HTTP/1.0 client that
+// cannot read chunks, a body delimited by closing the connection). HEAD, 1xx, 204 and
+// 304 responses never carry a body (RFC 9110 §6.4.1).
+
+import { encodeChunk, LAST_CHUNK } from './chunked.ts'
+import type { HttpError } from './errors.ts'
+import type { RequestHead } from './parser.ts'
+
+export const STATUS_TEXT: Record<number, string> = {
+  100: 'Continue',
+  101: 'Switching Protocols',
+  200: 'OK',
+  201: 'Created',
+  204: 'No Content',
+  206: 'Partial Content',
+  301: 'Moved Permanently',
+  302: 'Found',
+  304: 'Not Modified',
+  307: 'Temporary Redirect',
+  308: 'Permanent Redirect',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  410: 'Gone',
+  411: 'Length Required',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable',
+  417: 'Expectation Failed',
+  426: 'Upgrade Required',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
+}
+
+let dateSecond = -1
+let dateText = ''
+
+/** The current time as an IMF-fixdate (RFC 9110 §5.6.7), computed once per second. */
+export function httpDate(now = Date.now()): string {
+  const second = Math.floor(now / 1000)
+  if (second !== dateSecond) {
+    dateSecond = second
+    dateText = new Date(second * 1000).toUTCString()
+  }
+  return dateText
+}
+
+// A field value must not be able to end its line (response splitting).
+// Values are written as latin1 bytes, so characters above U+00FF are refused too.
+const UNSAFE_VALUE = /[\r\n\0]|[^\x00-\xff]/
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+/** What a Response writes to: the connection that owns the socket. */
+export interface ResponseSink {
+  /** Writes bytes after everything written before; false when the socket's buffer is full. */
+  write(data: Buffer | string): boolean
+  /** The response is complete; `keepAlive` says whether the connection goes on. */
+  finished(response: Response): void
+  /** True when the connection will close after this response whatever the request asked. */
+  readonly closing: boolean
+  /** Resolves when the socket can take more output (or is gone). */
+  drained(): Promise<void>
+}
+
+type BodyMode = 'unsent' | 'fixed' | 'fixed-stream' | 'chunked' | 'until-close' | 'none'
+
+export class Response {
+  status = 200
+  /** Header fields to send, flat: [Name, value, ...]. */
+  readonly fields: string[] = []
+  headersSent = false
+  ended = false
+  /** Whether the connection stays open after this response; decided when the head is sent. */
+  keepAlive: boolean
+  private mode: BodyMode = 'unsent'
+  /** Bytes still owed in 'fixed-stream' mode. */
+  private owed = 0
+  private readonly isHead: boolean
+  private abortListeners: (() => void)[] | null = null
+  aborted = false
+
+  constructor(
+    private readonly sink: ResponseSink,
+    readonly request: RequestHead,
+  ) {
+    this.keepAlive = request.keepAlive
+    this.isHead = request.method === 'HEAD'
+  }
+
+  setHeader(name: string, value: string | number): this {
+    const text = typeof value === 'number' ? String(value) : value
+    if (!FIELD_NAME.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`)
+    if (UNSAFE_VALUE.test(text)) throw new TypeError(`header ${name} has CR, LF, NUL or a non-latin1 character in its value`)
+    this.fields.push(name, text)
+    return this
+  }
+
+  /** Asks for the connection to close after this response (adds Connection: close). */
+  closeAfter(): this {
+    this.keepAlive = false
+    return this
+  }
+
+  /** Sends the head (and body, if any) of a complete response with a fixed length. */
+  end(body?: Buffer | string): void {
+    if (this.ended) return
+    if (this.headersSent) {
+      if (body !== undefined && (typeof body === 'string' ? body.length > 0 : body.length > 0)) this.write(body)
+      this.finishStream()
+      return
+    }
+    const bytes = body === undefined ? EMPTY : typeof body === 'string' ? Buffer.from(body) : body
+    const bodyless = this.isBodyless()
+    this.mode = bodyless ? 'none' : 'fixed'
+    const framing = bodyless ? '' : `Content-Length: ${bytes.length}\r\n`
+    const head = this.serializeHead(framing)
+    if (bodyless || this.isHead || bytes.length === 0) {
+      this.sink.write(head)
+    } else if (bytes.length <= COMBINE_LIMIT) {
+      // One write, one syscall: head and small body in one Buffer.
+      const out = Buffer.allocUnsafe(head.length + bytes.length)
+      out.write(head, 0, 'latin1')
+      bytes.copy(out, head.length)
+      this.sink.write(out)
+    } else {
+      this.sink.write(head)
+      this.sink.write(bytes)
+    }
+    this.ended = true
+    this.sink.finished(this)
+  }
+
+  /** Sends a complete text response. */
+  send(status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+    this.status = status
+    this.setHeader('Content-Type', contentType)
+    this.end(body)
+  }
+
+  json(status: number, value: unknown): void {
+    this.send(status, JSON.stringify(value), 'application/json')
+  }
+
+  /** An error response whose body names the problem; the connection closes for 400-class framing errors. */
+  error(error: HttpError): void {
+    this.status = error.status
+    this.setHeader('Content-Type', 'text/plain; charset=utf-8')
+    this.end(`${error.status} ${STATUS_TEXT[error.status] ?? ''}: ${error.message}\n`)
+  }
+
+  /** Sends the head of a body of known length that will come in pieces through write(). */
+  startBody(length: number): void {
+    if (this.headersSent) throw new Error('the head was already sent')
+    const bodyless = this.isBodyless()
+    this.mode = bodyless ? 'none' : 'fixed-stream'
+    this.owed = bodyless || this.isHead ? 0 : length
+    this.sink.write(this.serializeHead(bodyless ? '' : `Content-Length: ${length}\r\n`))
+  }
+
+  /** Resolves when the connection can take more output: call it when write() returned false. */
+  drained(): Promise<void> {
+    return this.sink.drained()
+  }
+
+  /** Sends the head of a streamed response now, before any body bytes. */
+  flushHeaders(): void {
+    if (this.headersSent) return
+    if (this.isBodyless()) {
+      this.mode = 'none'
+    } else if (this.request.versionMinor === 0) {
+      // RFC 9112 §6.3: HTTP/1.0 has no chunked coding; the end of the body is the close.
+      this.mode = 'until-close'
+      this.keepAlive = false
+    } else {
+      this.mode = 'chunked'
+    }
+    this.sink.write(this.serializeHead(this.mode === 'chunked' ? 'Transfer-Encoding: chunked\r\n' : ''))
+  }
+
+  /** Writes part of a streamed body. Returns false when the socket's buffer is full: wait for drain. */
+  write(data: Buffer | string): boolean {
+    if (this.ended) return false
+    if (!this.headersSent) this.flushHeaders()
+    const length = typeof data === 'string' ? data.length : data.length
+    if (length === 0 || this.isHead || this.mode === 'none') return true
+    if (this.mode === 'chunked') return this.sink.write(encodeChunk(data))
+    if (this.mode === 'fixed-stream') {
+      const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length
+      if (bytes > this.owed) throw new RangeError('more body bytes than the Content-Length sent')
+      this.owed -= bytes
+    }
+    return this.sink.write(data)
+  }
+
+  /** Writes a chunk already framed by encodeChunk (encode once, write to many). */
+  writeEncodedChunk(chunk: Buffer): boolean {
+    if (this.ended) return false
+    if (!this.headersSent) this.flushHeaders()
+    if (this.isHead || this.mode === 'none') return true
+    if (this.mode === 'chunked') return this.sink.write(chunk)
+    throw new Error('writeEncodedChunk needs a chunked response; check chunked before encoding')
+  }
+
+  /** Whether write() frames data as chunks (false for HTTP/1.0 clients and bodiless responses). */
+  get chunked(): boolean {
+    if (!this.headersSent) return !this.isBodyless() && this.request.versionMinor !== 0 && !this.isHead
+    return this.mode === 'chunked' && !this.isHead
+  }
+
+  /** Called by the connection when the socket closes before the response ended. */
+  abort(): void {
+    if (this.ended || this.aborted) return
+    this.aborted = true
+    const listeners = this.abortListeners
+    this.abortListeners = null
+    if (listeners) for (const listener of listeners) listener()
+  }
+
+  /** Runs `listener` if the client goes away before this response ends (a parked long poll, a stream). */
+  onAbort(listener: () => void): void {
+    if (this.aborted) {
+      listener()
+      return
+    }
+    ;(this.abortListeners ??= []).push(listener)
+  }
+
+  private finishStream(): void {
+    if (this.mode === 'chunked' && !this.isHead) this.sink.write(LAST_CHUNK)
+    // A body shorter than its Content-Length can only be told apart by closing.
+    if (this.mode === 'fixed-stream' && this.owed > 0) this.keepAlive = false
+    this.ended = true
+    this.sink.finished(this)
+  }
+
+  private isBodyless(): boolean {
+    const status = this.status
+    return status < 200 || status === 204 || status === 304
+  }
+
+  private serializeHead(framing: string): string {
+    if (this.sink.closing) this.keepAlive = false
+    let head = `HTTP/1.1 ${this.status} ${STATUS_TEXT[this.status] ?? 'Unknown'}\r\nDate: ${httpDate()}\r\n`
+    const fields = this.fields
+    for (let i = 0; i < fields.length; i += 2) head += `${fields[i]}: ${fields[i + 1]}\r\n`
+    // RFC 9112 §9.3 and §9.6: say when we close; a 1.0 client must be told we stay open.
+    if (!this.keepAlive) head += 'Connection: close\r\n'
+    else if (this.request.versionMinor === 0) head += 'Connection: keep-alive\r\n'
+    this.headersSent = true
+    return head + framing + '\r\n'
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+/** Bodies up to this size are copied into the head's Buffer so the response is one write. */
+const COMBINE_LIMIT = 16 * 1024
+
+/** The interim response that asks a client to send the body it announced with Expect (RFC 9110 §15.2.1). */
+export const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n'
+
+/** A complete error response for a connection that has no request to answer (503 at the limit, 408, a parse error). */
+export function standaloneError(error: HttpError): string {
+  const body = `${error.status} ${STATUS_TEXT[error.status] ?? ''}: ${error.message}\n`
+  return (
+    `HTTP/1.1 ${error.status} ${STATUS_TEXT[error.status] ?? 'Unknown'}\r\nDate: ${httpDate()}\r\n` +
+    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  )
+}

@@ -1,0 +1,42 @@
+// The command line: parse options, listen, print the address, and shut down cleanly
+// on SIGINT and SIGTERM.
+
+import { parseCommandLine } from './options.ts'
+import { createPushServer } from './server.ts'
+
+const command = parseCommandLine(process.argv.slice(2))
+if (command.kind === 'help') {
+  console.log(command.text)
+  process.exit(0)
+}
+if (command.kind === 'error') {
+  console.error(`push-wire: ${command.message} (see --help)`)
+  process.exit(2)
+}
+
+const { options } = command
+const { listener } = createPushServer(options)
+try {
+  const address = await listener.listen(options.port, options.host)
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  console.log(`listening on http://${host}:${address.port}`)
+} catch (error) {
+  console.error(`push-wire: cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`)
+  process.exit(1)
+}
+
+let stopping = false
+function stop(signal: string): void {
+  if (stopping) return
+  stopping = true
+  console.log(`${signal}: closing`)
+  listener.close(options.shutdownGraceMs).then(
+    () => process.exit(0),
+    (error) => {
+      console.error('push-wire: shutdown failed:', error)
+      process.exit(1)
+    },
+  )
+}
+process.on('SIGINT', () => stop('SIGINT'))
+process.on('SIGTERM', () => stop('SIGTERM'))

@@ -1,0 +1,115 @@
+// Every limit and setting in one object, with the defaults of CONTRACT.md, and the
+// command line that sets them.
+
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import type { ListenerOptions } from './http/listener.ts'
+
+export interface ServerOptions extends ListenerOptions {
+  host: string
+  port: number
+  /** The folder of static files (the demo pages). */
+  publicDir: string
+  /** How long shutdown waits for connections to finish before destroying them. */
+  shutdownGraceMs: number
+}
+
+/** The process's soft limit on open files (Linux: /proc/self/limits), or null if unknown. */
+export function openFileLimit(): number | null {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'latin1')
+    const match = /^Max open files\s+(\d+)/m.exec(limits)
+    return match ? Number(match[1]) : null
+  } catch {
+    return null
+  }
+}
+
+export function defaultOptions(): ServerOptions {
+  const files = openFileLimit()
+  return {
+    host: '127.0.0.1',
+    port: 8080,
+    publicDir: fileURLToPath(new URL('../public', import.meta.url)),
+    shutdownGraceMs: 3000,
+    // CONTRACT.md: the open-file limit less 500, kept for files, logs and the listener.
+    maxConnections: files !== null ? Math.max(files - 500, 1) : 10_000,
+    maxRequestLineBytes: 8 * 1024,
+    maxHeaderBytes: 16 * 1024,
+    maxHeaderFields: 100,
+    maxBodyBytes: 1024 * 1024,
+    requireHost: true,
+    headerTimeoutMs: 10_000,
+    bodyTimeoutMs: 30_000,
+    idleTimeoutMs: 60_000,
+    maxPendingInputBytes: 64 * 1024,
+  }
+}
+
+/** Flags that set a numeric option: flag name, option key, what it is. */
+const NUMERIC_FLAGS: [string, keyof ServerOptions, string][] = [
+  ['max-connections', 'maxConnections', 'open sockets before new clients get 503'],
+  ['max-request-line', 'maxRequestLineBytes', 'bytes of the request line (414 / 400 past it)'],
+  ['max-header-bytes', 'maxHeaderBytes', 'bytes of the header section (431 past it)'],
+  ['max-header-fields', 'maxHeaderFields', 'header field lines (431 past it)'],
+  ['max-body', 'maxBodyBytes', 'bytes of a request body (413 past it)'],
+  ['header-timeout', 'headerTimeoutMs', 'ms to send a complete request head (408 past it)'],
+  ['body-timeout', 'bodyTimeoutMs', 'ms to send a request body (408 past it)'],
+  ['idle-timeout', 'idleTimeoutMs', 'ms an idle keep-alive connection stays open'],
+  ['shutdown-grace', 'shutdownGraceMs', 'ms shutdown waits before dropping connections'],
+]
+
+export function helpText(defaults = defaultOptions()): string {
+  const lines = [
+    'push-wire: a server-push server on raw node:net',
+    '',
+    'usage: npm start -- [options]      (or: npx tsx src/main.ts [options])',
+    '',
+    `  --host HOST              address to listen on (default ${defaults.host})`,
+    `  --port PORT              port; 0 picks a free one (default ${defaults.port}, or $PORT)`,
+    `  --public DIR             folder of static files (default public/)`,
+  ]
+  for (const [flag, key, what] of NUMERIC_FLAGS) {
+    lines.push(`  --${`${flag} N`.padEnd(22)} ${what} (default ${defaults[key]})`)
+  }
+  lines.push('  --help                   this text')
+  return lines.join('\n')
+}
+
+export type CommandLine = { kind: 'run'; options: ServerOptions } | { kind: 'help'; text: string } | { kind: 'error'; message: string }
+
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = process.env): CommandLine {
+  const options = defaultOptions()
+  const spec: Record<string, { type: 'string' | 'boolean' }> = {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    public: { type: 'string' },
+    help: { type: 'boolean' },
+  }
+  for (const [flag] of NUMERIC_FLAGS) spec[flag] = { type: 'string' }
+  let values: Record<string, string | boolean | undefined>
+  try {
+    values = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false }).values
+  } catch (error) {
+    return { kind: 'error', message: (error as Error).message }
+  }
+  if (values.help) return { kind: 'help', text: helpText(options) }
+
+  if (typeof values.host === 'string') options.host = values.host
+  if (typeof values.public === 'string') options.publicDir = values.public
+  const port = typeof values.port === 'string' ? values.port : env.PORT
+  if (port !== undefined && port !== '') {
+    const n = Number(port)
+    if (!Number.isInteger(n) || n < 0 || n > 65535) return { kind: 'error', message: `the port must be 0-65535, got ${JSON.stringify(port)}` }
+    options.port = n
+  }
+  for (const [flag, key] of NUMERIC_FLAGS) {
+    const raw = values[flag]
+    if (typeof raw !== 'string') continue
+    const n = Number(raw)
+    if (!Number.isSafeInteger(n) || n < 1) return { kind: 'error', message: `--${flag} takes a positive integer, got ${JSON.stringify(raw)}` }
+    ;(options as unknown as Record<string, number>)[key] = n
+  }
+  return { kind: 'run', options }
+}
