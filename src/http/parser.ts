@@ -207,6 +207,8 @@ export class RequestParser {
 
   /** Appends bytes. Bytes not yet consumed by next() are kept before them. */
   feed(chunk: Buffer): void {
+    // A failed parser reads nothing more; a detached one gave its bytes away.
+    if (this.state === 'failed' || this.state === 'detached') return
     if (this.pos < this.input.length) {
       this.input = Buffer.concat([this.input.subarray(this.pos), chunk])
     } else {
@@ -310,7 +312,7 @@ export class RequestParser {
     let i = pos
     while (i < input.length && TOKEN[input[i]] === 1) i++
     if (i === input.length) return this.keepPartial(i)
-    if (input[i] !== SP) return this.fail(400, 'INVALID_METHOD', 'the method must be a token followed by one space (RFC 9112 §3)')
+    if (input[i] !== SP) return this.failAt(i, 400, 'INVALID_METHOD', 'the method must be a token followed by one space (RFC 9112 §3)')
     this.method = this.takeToken(pos, i)
     return this.step(i + 1, 'target')
   }
@@ -320,13 +322,13 @@ export class RequestParser {
     let i = pos
     while (i < input.length && TARGET[input[i]] === 1) i++
     if (i === input.length) return this.keepPartial(i)
+    const failed = this.advance(i)
+    if (failed) return failed
     const byte = input[i]
     if (byte !== SP) {
       if (byte === CR || byte === LF) return this.fail(400, 'MISSING_VERSION', 'the request line needs an HTTP version (HTTP/0.9 is not served)')
       return this.fail(400, 'INVALID_TARGET', 'the request-target must be visible ASCII; percent-encode other bytes (RFC 9112 §3.2)')
     }
-    const failed = this.advance(i)
-    if (failed) return failed
     this.target = this.takeToken(pos, i)
     if (this.target === '') return this.fail(400, 'INVALID_TARGET', 'the request line has two spaces where the target should be')
     this.versionIndex = 0
@@ -341,20 +343,20 @@ export class RequestParser {
       const byte = input[i]
       const at = this.versionIndex++
       if (at < 5) {
-        if (byte !== 'HTTP/'.charCodeAt(at)) return this.fail(400, 'INVALID_VERSION', 'expected HTTP/1.1 or HTTP/1.0 after the target')
+        if (byte !== 'HTTP/'.charCodeAt(at)) return this.failAt(i, 400, 'INVALID_VERSION', 'expected HTTP/1.1 or HTTP/1.0 after the target')
       } else if (at === 5) {
-        if (byte < 0x30 || byte > 0x39) return this.fail(400, 'INVALID_VERSION', 'expected a digit in the HTTP version')
-        if (byte !== 0x31) return this.fail(505, 'VERSION_NOT_SUPPORTED', 'only HTTP/1.x is served')
+        if (byte < 0x30 || byte > 0x39) return this.failAt(i, 400, 'INVALID_VERSION', 'expected a digit in the HTTP version')
+        if (byte !== 0x31) return this.failAt(i, 505, 'VERSION_NOT_SUPPORTED', 'only HTTP/1.x is served')
       } else if (at === 6) {
-        if (byte !== 0x2e) return this.fail(400, 'INVALID_VERSION', 'expected "." in the HTTP version')
+        if (byte !== 0x2e) return this.failAt(i, 400, 'INVALID_VERSION', 'expected "." in the HTTP version')
       } else if (at === 7) {
-        if (byte < 0x30 || byte > 0x39) return this.fail(400, 'INVALID_VERSION', 'expected a digit in the HTTP version')
+        if (byte < 0x30 || byte > 0x39) return this.failAt(i, 400, 'INVALID_VERSION', 'expected a digit in the HTTP version')
         // RFC 9110 §2.5: a higher minor version of 1.x is served as the highest we speak.
         this.versionMinor = byte === 0x30 ? 0 : 1
       } else {
         if (byte === CR) return this.step(i + 1, 'request-line-lf')
-        if (byte === LF) return this.bareLf()
-        return this.fail(400, 'INVALID_VERSION', 'the request line must end right after the HTTP version')
+        if (byte === LF) return this.advance(i) ?? this.bareLf()
+        return this.failAt(i, 400, 'INVALID_VERSION', 'the request line must end right after the HTTP version')
       }
     }
     return this.advance(i) ?? NEED_DATA
@@ -396,10 +398,10 @@ export class RequestParser {
     const byte = input[i]
     if (byte !== COLON) {
       if (byte === SP || byte === HTAB) {
-        return this.fail(400, 'WHITESPACE_BEFORE_COLON', 'no whitespace is allowed between a field name and the colon (RFC 9112 §5.1)')
+        return this.failAt(i, 400, 'WHITESPACE_BEFORE_COLON', 'no whitespace is allowed between a field name and the colon (RFC 9112 §5.1)')
       }
-      if (byte === CR || byte === LF) return this.fail(400, 'MISSING_COLON', 'a field line needs a colon after its name')
-      return this.fail(400, 'INVALID_FIELD_NAME', 'a field name must be a token (RFC 9110 §5.1)')
+      if (byte === CR || byte === LF) return this.failAt(i, 400, 'MISSING_COLON', 'a field line needs a colon after its name')
+      return this.failAt(i, 400, 'INVALID_FIELD_NAME', 'a field name must be a token (RFC 9110 §5.1)')
     }
     this.fieldName = this.takeToken(pos, i).toLowerCase()
     return this.step(i + 1, 'value-start')
@@ -420,8 +422,8 @@ export class RequestParser {
     if (i === input.length) return this.keepPartial(i)
     const byte = input[i]
     if (byte !== CR) {
-      if (byte === LF) return this.bareLf()
-      return this.fail(400, 'INVALID_FIELD_VALUE', `control byte 0x${hex(byte)} in a field value (RFC 9110 §5.5)`)
+      if (byte === LF) return this.advance(i) ?? this.bareLf()
+      return this.failAt(i, 400, 'INVALID_FIELD_VALUE', `control byte 0x${hex(byte)} in a field value (RFC 9110 §5.5)`)
     }
     this.fieldValue = trimTrailingOws(this.takeToken(pos, i))
     return this.step(i + 1, 'field-line-lf')
@@ -513,10 +515,14 @@ export class RequestParser {
   private completeHead(): ParserEvent {
     const { limits } = this
     if (this.hasTransferEncoding) {
+      // RFC 9112 §6.3: a request whose final coding is not chunked has no knowable length: 400, not 501.
+      if (!this.chunked) {
+        if (this.unsupportedCoding === '') return this.fail(400, 'INVALID_TRANSFER_ENCODING', 'Transfer-Encoding names no coding')
+        return this.fail(400, 'CHUNKED_NOT_LAST', 'chunked must be the final transfer coding of a request (RFC 9112 §6.3)')
+      }
       if (this.unsupportedCoding !== '') {
         return this.fail(501, 'UNSUPPORTED_TRANSFER_CODING', `transfer coding "${this.unsupportedCoding}" is not implemented; only chunked is`)
       }
-      if (!this.chunked) return this.fail(400, 'INVALID_TRANSFER_ENCODING', 'Transfer-Encoding names no coding')
     }
     if (limits.requireHost && this.versionMinor === 1 && this.hostCount === 0) {
       return this.fail(400, 'MISSING_HOST', 'an HTTP/1.1 request needs a Host field (RFC 9112 §3.2)')
@@ -617,7 +623,7 @@ export class RequestParser {
       this.chunkSize = this.chunkSize * 16 + digit
       this.chunkDigits++
       if (this.bodyBytes + this.chunkSize > max) {
-        return this.fail(413, 'BODY_TOO_LARGE', `the body is larger than ${max} bytes`)
+        return this.failAt(i, 413, 'BODY_TOO_LARGE', `the body is larger than ${max} bytes`)
       }
     }
     if (i === input.length) return this.advance(i) ?? NEED_DATA
@@ -638,15 +644,15 @@ export class RequestParser {
           if (byte === CR) return this.closeChunkLine(i)
           if (byte === SEMICOLON) ext = 'before-name'
           else if (isBws) ext = 'before-semicolon'
-          else return this.chunkLineError(byte, ext === 'after-size' ? 'INVALID_CHUNK_SIZE' : 'INVALID_CHUNK_EXTENSION')
+          else return this.chunkLineError(i, ext === 'after-size' ? 'INVALID_CHUNK_SIZE' : 'INVALID_CHUNK_EXTENSION')
           break
         case 'before-semicolon':
           if (byte === SEMICOLON) ext = 'before-name'
-          else if (!isBws) return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          else if (!isBws) return this.chunkLineError(i, 'INVALID_CHUNK_EXTENSION')
           break
         case 'before-name':
           if (TOKEN[byte] === 1) ext = 'name'
-          else if (!isBws) return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          else if (!isBws) return this.chunkLineError(i, 'INVALID_CHUNK_EXTENSION')
           break
         case 'name':
           if (TOKEN[byte] === 1) break
@@ -654,33 +660,33 @@ export class RequestParser {
           if (byte === SEMICOLON) ext = 'before-name'
           else if (byte === EQUALS) ext = 'before-value'
           else if (isBws) ext = 'after-name'
-          else return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          else return this.chunkLineError(i, 'INVALID_CHUNK_EXTENSION')
           break
         case 'after-name':
           if (byte === SEMICOLON) ext = 'before-name'
           else if (byte === EQUALS) ext = 'before-value'
-          else if (!isBws) return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          else if (!isBws) return this.chunkLineError(i, 'INVALID_CHUNK_EXTENSION')
           break
         case 'before-value':
           if (byte === DQUOTE) ext = 'quoted-value'
           else if (TOKEN[byte] === 1) ext = 'token-value'
-          else if (!isBws) return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          else if (!isBws) return this.chunkLineError(i, 'INVALID_CHUNK_EXTENSION')
           break
         case 'token-value':
           if (TOKEN[byte] === 1) break
           if (byte === CR) return this.closeChunkLine(i)
           if (byte === SEMICOLON) ext = 'before-name'
           else if (isBws) ext = 'before-semicolon'
-          else return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          else return this.chunkLineError(i, 'INVALID_CHUNK_EXTENSION')
           break
         case 'quoted-value':
           if (byte === DQUOTE) ext = 'after-value'
           else if (byte === BACKSLASH) ext = 'quoted-pair'
-          else if (QDTEXT[byte] !== 1) return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          else if (QDTEXT[byte] !== 1) return this.chunkLineError(i, 'INVALID_CHUNK_EXTENSION')
           break
         case 'quoted-pair':
           // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
-          if (FIELD_VALUE[byte] !== 1) return this.chunkLineError(byte, 'INVALID_CHUNK_EXTENSION')
+          if (FIELD_VALUE[byte] !== 1) return this.chunkLineError(i, 'INVALID_CHUNK_EXTENSION')
           ext = 'quoted-value'
           break
       }
@@ -693,7 +699,10 @@ export class RequestParser {
     return this.step(crAt + 1, 'chunk-size-lf')
   }
 
-  private chunkLineError(byte: number, code: string): ParseFailure {
+  private chunkLineError(i: number, code: string): ParseFailure {
+    const tooLong = this.advance(i)
+    if (tooLong) return tooLong
+    const byte = this.input[i]
     if (byte === LF) return this.bareLf()
     if (byte === CR) return this.fail(400, code, 'the chunk line ends where more was expected')
     return this.fail(400, code, `unexpected byte 0x${hex(byte)} in a chunk-size line (RFC 9112 §7.1)`)
@@ -712,6 +721,8 @@ export class RequestParser {
     }
     this.bodyBytes += this.chunkSize
     this.remaining = this.chunkSize
+    // The chunk-size line ends here: the CRLF after the data must not count toward its limit.
+    this.startSection(MAX_CHUNK_LINE_BYTES)
   }
 
   private chunkDataLf(): ParserEvent | undefined {
@@ -805,12 +816,16 @@ export class RequestParser {
   private sectionTooLong(): ParseFailure {
     switch (this.state) {
       case 'target':
-        return this.fail(414, 'URI_TOO_LONG', `the request-target is longer than the ${this.limits.maxRequestLineBytes}-byte request line limit`)
+      case 'version':
+      case 'request-line-lf':
+        // Past the target, the line is long because of the target, unless the method is longer.
+        if (this.state === 'target' || this.target.length > this.method.length) {
+          return this.fail(414, 'URI_TOO_LONG', `the request-target is longer than the ${this.limits.maxRequestLineBytes}-byte request line limit`)
+        }
+        return this.fail(400, 'REQUEST_LINE_TOO_LONG', `the request line is longer than ${this.limits.maxRequestLineBytes} bytes`)
       case 'request-start':
       case 'request-start-lf':
       case 'method':
-      case 'version':
-      case 'request-line-lf':
         return this.fail(400, 'REQUEST_LINE_TOO_LONG', `the request line is longer than ${this.limits.maxRequestLineBytes} bytes`)
       case 'chunk-size':
       case 'chunk-ext':
@@ -823,6 +838,15 @@ export class RequestParser {
 
   private bareLf(): ParseFailure {
     return this.fail(400, 'BARE_LF', 'a line ended with LF alone: HTTP lines end with CRLF (with netcat use "nc -C"; with printf write \\r\\n)')
+  }
+
+  /**
+   * Fails at input[i], a bad byte that ended a scan. The bytes scanned before it count
+   * first: if they pass the section's limit, that is the error, as it is when they
+   * arrive one by one (the verdict must not depend on how the input was split).
+   */
+  private failAt(i: number, status: number, code: string, message: string): ParseFailure {
+    return this.advance(i) ?? this.fail(status, code, message)
   }
 
   private fail(status: number, code: string, message: string): ParseFailure {
