@@ -55,6 +55,9 @@ export class Connection implements ResponseSink, RequestOwner {
   private held: Buffer[] = []
   private heldBytes = 0
   private pumping = false
+  /** Requests started in this pump; from the second one on, output is corked into one write. */
+  private startedInPump = 0
+  private corked = false
   private pausedForDrain = false
   private pausedForInput = false
   /** No further request will be read: the connection closes after the current response. */
@@ -224,12 +227,16 @@ export class Connection implements ResponseSink, RequestOwner {
   private pump(): void {
     if (this.pumping || this.finishedReading || this.detached) return
     this.pumping = true
-    this.socket.cork()
+    this.startedInPump = 0
     try {
       this.pullEvents()
     } finally {
       this.pumping = false
-      if (!this.detached && !this.socket.destroyed) this.socket.uncork()
+      if (this.corked) {
+        // Pipelined responses leave together, in one writev.
+        this.corked = false
+        if (!this.detached && !this.socket.destroyed) this.socket.uncork()
+      }
     }
   }
 
@@ -271,6 +278,11 @@ export class Connection implements ResponseSink, RequestOwner {
   }
 
   private startExchange(head: RequestHead): void {
+    if (++this.startedInPump === 2 && !this.corked) {
+      // A second request in the same read: pipelining. One write for all their responses.
+      this.corked = true
+      this.socket.cork()
+    }
     const request = new IncomingRequest(head, this)
     const response = new Response(this, head)
     this.request = request
@@ -335,7 +347,10 @@ export class Connection implements ResponseSink, RequestOwner {
     socket.removeListener('error', this.onError)
     socket.removeListener('close', this.onClose)
     socket.removeListener('drain', this.onDrain)
-    socket.uncork()
+    if (this.corked) {
+      this.corked = false
+      socket.uncork()
+    }
     const rest = Buffer.concat([this.parser.takeRemaining(), ...this.held])
     this.held = []
     this.request = null

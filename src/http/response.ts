@@ -55,15 +55,16 @@ export const STATUS_TEXT: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 }
 
-let dateSecond = -1
 let dateText = ''
+let dateFrom = 0
+let dateUntil = 0
 
-/** The current time as an IMF-fixdate (RFC 9110 §5.6.7), computed once per second. */
+/** The current time as an IMF-fixdate (RFC 9110 §5.6.7), formatted once per second. */
 export function httpDate(now = Date.now()): string {
-  const second = Math.floor(now / 1000)
-  if (second !== dateSecond) {
-    dateSecond = second
-    dateText = new Date(second * 1000).toUTCString()
+  if (now >= dateUntil || now < dateFrom) {
+    dateFrom = now - (now % 1000)
+    dateUntil = dateFrom + 1000
+    dateText = new Date(dateFrom).toUTCString()
   }
   return dateText
 }
@@ -132,9 +133,17 @@ export class Response {
       this.finishStream()
       return
     }
-    const bytes = body === undefined ? EMPTY : typeof body === 'string' ? Buffer.from(body) : body
     const bodyless = this.isBodyless()
     this.mode = bodyless ? 'none' : 'fixed'
+    if (typeof body === 'string' && !bodyless && Buffer.byteLength(body) === body.length) {
+      // An ASCII body: head and body go out as one latin1 string, one write.
+      const head = this.serializeHead(`Content-Length: ${body.length}\r\n`)
+      this.sink.write(this.isHead ? head : head + body)
+      this.ended = true
+      this.sink.finished(this)
+      return
+    }
+    const bytes = body === undefined ? EMPTY : typeof body === 'string' ? Buffer.from(body) : body
     const framing = bodyless ? '' : `Content-Length: ${bytes.length}\r\n`
     const head = this.serializeHead(framing)
     if (bodyless || this.isHead || bytes.length === 0) {

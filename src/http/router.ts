@@ -16,6 +16,8 @@ import type { Response } from './response.ts'
 
 export type RouteHandler = (req: IncomingRequest, res: Response) => void | Promise<void>
 
+const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>
+
 /** Methods of RFC 9110 §9 and PATCH (RFC 5789): known, so 405 or 404 rather than 501. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'])
 
@@ -28,6 +30,8 @@ interface Route {
 
 export class Router {
   private readonly routes: Route[] = []
+  /** Routes without parameters, by path: most requests are found here without splitting the path. */
+  private readonly exact = new Map<string, Route>()
   private fallback: RouteHandler | null = null
 
   get(pattern: string, handler: RouteHandler): this {
@@ -43,6 +47,7 @@ export class Router {
     if (!route) {
       route = { pattern, segments: parsePattern(pattern), handlers: new Map() }
       this.routes.push(route)
+      if (!pattern.includes(':')) this.exact.set(pattern, route)
     }
     if (route.handlers.has(method)) throw new Error(`${method} ${pattern} is routed twice`)
     route.handlers.set(method, handler)
@@ -68,23 +73,29 @@ export class Router {
     }
     if (form === 'asterisk') return this.answerOptions(res, this.allMethods())
 
+    const exact = this.exact.get(path)
+    if (exact !== undefined) return this.serve(exact, NO_PARAMS, req, res)
     const segments = splitPath(path)
     if (segments === null) return res.error(new HttpError(400, 'INVALID_PATH', 'the path has an invalid percent-encoding'))
     for (const route of this.routes) {
       const params = matchRoute(route, segments)
-      if (params === null) continue
-      const handler = route.handlers.get(method) ?? (method === 'HEAD' ? route.handlers.get('GET') : undefined)
-      if (handler) {
-        req.params = params
-        return handler(req, res)
-      }
-      const allow = allowedMethods(route)
-      if (method === 'OPTIONS') return this.answerOptions(res, allow)
-      res.setHeader('Allow', allow)
-      return res.error(new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed here; allowed: ${allow}`))
+      if (params !== null) return this.serve(route, params, req, res)
     }
     if (this.fallback) return this.fallback(req, res)
     return res.error(new HttpError(404, 'NOT_FOUND', `nothing is served at ${path}`))
+  }
+
+  private serve(route: Route, params: Record<string, string>, req: IncomingRequest, res: Response): void | Promise<void> {
+    const method = req.head.method
+    const handler = route.handlers.get(method) ?? (method === 'HEAD' ? route.handlers.get('GET') : undefined)
+    if (handler) {
+      if (params !== NO_PARAMS) req.params = params
+      return handler(req, res)
+    }
+    const allow = allowedMethods(route)
+    if (method === 'OPTIONS') return this.answerOptions(res, allow)
+    res.setHeader('Allow', allow)
+    return res.error(new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed here; allowed: ${allow}`))
   }
 
   private answerOptions(res: Response, allow: string): void {
