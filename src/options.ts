@@ -98,11 +98,12 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
 
   if (typeof values.host === 'string') options.host = values.host
   if (typeof values.public === 'string') options.publicDir = values.public
-  const port = typeof values.port === 'string' ? values.port : env.PORT
-  if (port !== undefined && port !== '') {
-    const n = Number(port)
-    if (!Number.isInteger(n) || n < 0 || n > 65535) return { kind: 'error', message: `the port must be 0-65535, got ${JSON.stringify(port)}` }
-    options.port = n
+  // An empty PORT counts as unset; an empty --port is an error like any other non-number.
+  const port = typeof values.port === 'string' ? values.port : env.PORT || undefined
+  if (port !== undefined) {
+    // Decimal digits only: Number() would also take " 80", "0x50" and "1e3".
+    if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) return { kind: 'error', message: `the port must be 0-65535, got ${JSON.stringify(port)}` }
+    options.port = Number(port)
   }
   for (const [flag, key] of NUMERIC_FLAGS) {
     const raw = values[flag]

@@ -103,6 +103,9 @@ export class Connection implements ResponseSink, RequestOwner {
   drained(): Promise<void> {
     const socket = this.socket
     if (!socket.writableNeedDrain || socket.destroyed) return Promise.resolve()
+    // A response waiting on a client that does not read what we wrote: it has the idle
+    // timeout to read some of it, or it is dropped (onDrain clears the deadline).
+    if (this.deadline === 'none') this.setDeadline('stalled', this.options.idleTimeoutMs)
     return new Promise((resolve) => {
       const done = () => {
         socket.off('drain', done)
@@ -138,7 +141,11 @@ export class Connection implements ResponseSink, RequestOwner {
   }
 
   takeOver(request: IncomingRequest, takeover: Takeover): void {
-    if (request === this.request) this.takeover = takeover
+    if (request !== this.request) return
+    this.takeover = takeover
+    // Taken after the handler awaited something: the request may have ended already, and
+    // the loop stopped there to wait for a response. The hand-off comes with 'paused'.
+    if (this.requestEnded) this.pump()
   }
 
   // ---- the server's side
@@ -215,9 +222,9 @@ export class Connection implements ResponseSink, RequestOwner {
   }
 
   private readonly onDrain = (): void => {
+    if (this.deadline === 'stalled') this.setDeadline('none', 0)
     if (!this.pausedForDrain) return
     this.pausedForDrain = false
-    if (this.deadline === 'stalled') this.setDeadline('none', 0)
     this.socket.resume()
     this.pump()
   }

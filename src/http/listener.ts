@@ -3,8 +3,10 @@
 //
 // - Past the connection limit a new client gets 503 and is closed; the limit sits below
 //   the process's open-file limit so that accept() itself does not fail.
-// - If accept() fails anyway (EMFILE, ENFILE), libuv drops the pending connection and
-//   the server emits 'error'; it is logged, and serving goes on.
+// - If accept() fails anyway (EMFILE, ENFILE), libuv closes the pending connections
+//   itself (it frees a descriptor kept in reserve to accept and close them): those
+//   clients see their connection closed, and serving goes on. Only if that fails too
+//   does the server emit 'error', which is logged.
 // - One sweep timer, not a timer per connection: each connection keeps its deadline as
 //   a number and the sweep closes the ones that passed it.
 
@@ -101,7 +103,7 @@ export class HttpListener {
 
   private readonly onServerError = (error: NodeJS.ErrnoException): void => {
     if (!this.server.listening) return // listen() reports it
-    // EMFILE / ENFILE on accept: the pending client was dropped; say so at most once a second.
+    // EMFILE / ENFILE on accept that libuv could not absorb: the pending client was dropped; say so at most once a second.
     const now = Date.now()
     if (now - this.lastAcceptError > 1000) {
       this.lastAcceptError = now

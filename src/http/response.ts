@@ -111,11 +111,26 @@ export class Response {
     this.isHead = request.method === 'HEAD'
   }
 
+  /** Sets a header field, replacing any earlier one of the same name. */
   setHeader(name: string, value: string | number): this {
+    this.removeHeader(name)
+    return this.appendHeader(name, value)
+  }
+
+  /** Adds a field line, keeping earlier ones of the same name (for list fields such as Vary). */
+  appendHeader(name: string, value: string | number): this {
     const text = typeof value === 'number' ? String(value) : value
     if (!FIELD_NAME.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`)
     if (UNSAFE_VALUE.test(text)) throw new TypeError(`header ${name} has CR, LF, NUL or a non-latin1 character in its value`)
     this.fields.push(name, text)
+    return this
+  }
+
+  removeHeader(name: string): this {
+    const fields = this.fields
+    for (let i = fields.length - 2; i >= 0; i -= 2) {
+      if (fields[i].length === name.length && fields[i].toLowerCase() === name.toLowerCase()) fields.splice(i, 2)
+    }
     return this
   }
 
@@ -213,15 +228,15 @@ export class Response {
   write(data: Buffer | string): boolean {
     if (this.ended) return false
     if (!this.headersSent) this.flushHeaders()
-    const length = typeof data === 'string' ? data.length : data.length
-    if (length === 0 || this.isHead || this.mode === 'none') return true
+    if (data.length === 0 || this.isHead || this.mode === 'none') return true
     if (this.mode === 'chunked') return this.sink.write(encodeChunk(data))
+    // The sink writes strings as latin1: a body string goes as its UTF-8 bytes.
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data
     if (this.mode === 'fixed-stream') {
-      const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length
-      if (bytes > this.owed) throw new RangeError('more body bytes than the Content-Length sent')
-      this.owed -= bytes
+      if (bytes.length > this.owed) throw new RangeError('more body bytes than the Content-Length sent')
+      this.owed -= bytes.length
     }
-    return this.sink.write(data)
+    return this.sink.write(bytes)
   }
 
   /** Writes a chunk already framed by encodeChunk (encode once, write to many). */
@@ -290,11 +305,17 @@ const COMBINE_LIMIT = 16 * 1024
 /** The interim response that asks a client to send the body it announced with Expect (RFC 9110 §15.2.1). */
 export const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n'
 
-/** A complete error response for a connection that has no request to answer (503 at the limit, 408, a parse error). */
+/**
+ * A complete error response for a connection that has no request to answer (503 at the limit,
+ * 408, a parse error), as a latin1 byte string: one character per byte, the way strings are
+ * written to the socket.
+ */
 export function standaloneError(error: HttpError): string {
-  const body = `${error.status} ${STATUS_TEXT[error.status] ?? ''}: ${error.message}\n`
+  // The message may hold non-ASCII (the "§" of an RFC citation): its UTF-8 bytes, one
+  // character each, so that Content-Length counts the bytes sent (RFC 9110 §8.6).
+  const body = Buffer.from(`${error.status} ${STATUS_TEXT[error.status] ?? ''}: ${error.message}\n`).toString('latin1')
   return (
     `HTTP/1.1 ${error.status} ${STATUS_TEXT[error.status] ?? 'Unknown'}\r\nDate: ${httpDate()}\r\n` +
-    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`
   )
 }

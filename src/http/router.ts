@@ -76,7 +76,8 @@ export class Router {
     const exact = this.exact.get(path)
     if (exact !== undefined) return this.serve(exact, NO_PARAMS, req, res)
     const segments = splitPath(path)
-    if (segments === null) return res.error(new HttpError(400, 'INVALID_PATH', 'the path has an invalid percent-encoding'))
+    // A malformed target is a malformed request: 400, and the connection closes (CONTRACT.md).
+    if (segments === null) return res.closeAfter().error(new HttpError(400, 'INVALID_PATH', 'the path has an invalid percent-encoding'))
     for (const route of this.routes) {
       const params = matchRoute(route, segments)
       if (params !== null) return this.serve(route, params, req, res)

@@ -49,9 +49,10 @@ export function serveStatic(folder: string): RouteHandler {
 async function serveFile(root: string, req: IncomingRequest, res: Response): Promise<void> {
   const { method, path } = req.head
   const segments = splitPath(path)
-  if (segments === null) return res.error(new HttpError(400, 'INVALID_PATH', 'the path has an invalid percent-encoding'))
+  // A malformed path is a malformed request: 400, and the connection closes (CONTRACT.md).
+  if (segments === null) return res.closeAfter().error(new HttpError(400, 'INVALID_PATH', 'the path has an invalid percent-encoding'))
   for (const segment of segments) {
-    if (segment.includes('\0')) return res.error(new HttpError(400, 'INVALID_PATH', 'the path holds a NUL byte'))
+    if (segment.includes('\0')) return res.closeAfter().error(new HttpError(400, 'INVALID_PATH', 'the path holds a NUL byte'))
     if (segment.startsWith('.') || segment.includes('/') || segment.includes('\\')) return notFound(res, path)
   }
   const wantsDirectory = segments[segments.length - 1] === ''
@@ -66,13 +67,7 @@ async function serveFile(root: string, req: IncomingRequest, res: Response): Pro
   } catch {
     return notFound(res, path)
   }
-  if (info.isDirectory()) {
-    // "/docs" is the folder "/docs/": send the client there so relative links work.
-    res.status = 301
-    res.setHeader('Location', `${path}/${req.head.query ? `?${req.head.query}` : ''}`)
-    return res.end()
-  }
-  if (!info.isFile()) return notFound(res, path)
+  if (!info.isFile() && !info.isDirectory()) return notFound(res, path)
   if (method !== 'GET' && method !== 'HEAD') {
     if (method === 'OPTIONS') {
       res.status = 204
@@ -82,17 +77,26 @@ async function serveFile(root: string, req: IncomingRequest, res: Response): Pro
     res.setHeader('Allow', 'GET, HEAD, OPTIONS')
     return res.error(new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on a static file; allowed: GET, HEAD, OPTIONS`))
   }
+  if (info.isDirectory()) {
+    // "/docs" is the folder "/docs/": send the client there so relative links work.
+    // One leading slash only: "//docs/" would be a network-path reference to the host
+    // "docs" (RFC 3986 §4.2), an open redirect.
+    res.status = 301
+    res.setHeader('Location', `/${path.replace(/^\/+/, '')}/${req.head.query ? `?${req.head.query}` : ''}`)
+    return res.end()
+  }
 
   const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`
   const lastModified = new Date(Math.floor(info.mtimeMs / 1000) * 1000)
   res.setHeader('ETag', etag)
   res.setHeader('Last-Modified', lastModified.toUTCString())
+  // RFC 9110 §15.4.5: a 304 carries the Cache-Control a 200 would have carried.
+  res.setHeader('Cache-Control', 'no-cache')
   if (notModified(req, etag, lastModified)) {
     res.status = 304
     return res.end()
   }
   res.setHeader('Content-Type', CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream')
-  res.setHeader('Cache-Control', 'no-cache')
 
   if (method === 'HEAD') {
     res.startBody(info.size)
