@@ -2,7 +2,7 @@
 // on SIGINT and SIGTERM.
 
 import { parseCommandLine } from './options.ts'
-import { createPushServer } from './server.ts'
+import { createPushServer, type PushServer } from './server.ts'
 
 const command = parseCommandLine(process.argv.slice(2))
 if (command.kind === 'help') {
@@ -15,7 +15,14 @@ if (command.kind === 'error') {
 }
 
 const { options } = command
-const { listener } = createPushServer(options)
+let server: PushServer
+try {
+  server = createPushServer(options)
+} catch (error) {
+  console.error(`push-wire: ${(error as Error).message}`)
+  process.exit(2)
+}
+const { listener } = server
 try {
   const address = await listener.listen(options.port, options.host)
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -27,7 +34,11 @@ try {
 
 let stopping = false
 function stop(signal: string): void {
-  if (stopping) return
+  if (stopping) {
+    // A second Ctrl-C: the user does not want to wait for the connections.
+    console.log(`${signal} again: exiting now`)
+    process.exit(1)
+  }
   stopping = true
   console.log(`${signal}: closing`)
   listener.close(options.shutdownGraceMs).then(

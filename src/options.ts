@@ -74,6 +74,9 @@ export function helpText(defaults = defaultOptions()): string {
     lines.push(`  --${`${flag} N`.padEnd(22)} ${what} (default ${defaults[key]})`)
   }
   lines.push('  --help                   this text')
+  lines.push('')
+  lines.push('SIGINT (Ctrl-C) or SIGTERM closes the listener and the connections and exits 0;')
+  lines.push('a second one exits at once.')
   return lines.join('\n')
 }
 
@@ -96,7 +99,11 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   }
   if (values.help) return { kind: 'help', text: helpText(options) }
 
-  if (typeof values.host === 'string') options.host = values.host
+  if (typeof values.host === 'string') {
+    // An empty host would make node listen on every interface: say which one instead.
+    if (values.host === '') return { kind: 'error', message: 'the host must not be empty (0.0.0.0 or :: listens on every interface)' }
+    options.host = values.host
+  }
   if (typeof values.public === 'string') options.publicDir = values.public
   // An empty PORT counts as unset; an empty --port is an error like any other non-number.
   const port = typeof values.port === 'string' ? values.port : env.PORT || undefined

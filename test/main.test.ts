@@ -11,7 +11,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parseCommandLine } from '../src/options.ts'
 import { MainProcess, runMain } from './helpers/main-process.ts'
-import { RawClient, requestBytes } from './helpers/raw-http.ts'
+import { RawClient, requestBytes } from './helpers/raw-client.ts'
 import { field } from './helpers/wire.ts'
 
 /** Every flag the command line takes (src/options.ts). */
@@ -34,8 +34,8 @@ const FLAGS = [
 async function getHello(port: number, host = '127.0.0.1'): Promise<void> {
   const client = await RawClient.connect(port, host)
   try {
-    client.send(requestBytes('GET', '/hello'))
-    const response = await client.response()
+    client.write(requestBytes('GET', '/hello'))
+    const response = await client.nextOne()
     assert.is(response.status, 200)
     assert.is(response.body.toString(), 'hello world')
   } finally {
@@ -176,8 +176,8 @@ listening('a limit flag takes effect: --max-body 5 makes a 6-byte body a 413', a
   try {
     const client = await RawClient.connect(await main.listening())
     try {
-      client.send('POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nabcdef')
-      assert.is((await client.response()).status, 413)
+      client.write('POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nabcdef')
+      assert.is((await client.nextOne()).status, 413)
     } finally {
       client.destroy()
     }
@@ -211,8 +211,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     try {
       const client = await RawClient.connect(await main.listening())
       try {
-        client.send(requestBytes('GET', '/hello'))
-        const response = await client.response()
+        client.write(requestBytes('GET', '/hello'))
+        const response = await client.nextOne()
         assert.is(field(response, 'Connection'), undefined, 'the connection is kept')
         main.signal(signal)
         const rest = await client.untilClosed()
@@ -233,14 +233,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       const client = await RawClient.connect(await main.listening())
       try {
         // The 100 Continue proves the server holds the request (its handler asked for the body).
-        client.send('POST /echo HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n')
-        const interim = await client.response()
+        client.write('POST /echo HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n')
+        const interim = await client.nextInterim()
         assert.is(interim.status, 100)
-        client.send('hello')
+        client.write('hello')
         main.signal(signal)
         await main.line(new RegExp(`^${signal}: closing$`))
-        client.send(' world')
-        const response = await client.response()
+        client.write(' world')
+        const response = await client.nextOne()
         assert.is(response.status, 200)
         assert.is(response.body.toString(), 'hello world')
         assert.is(field(response, 'Connection'), 'close', 'the server says it closes')
@@ -265,14 +265,14 @@ shutdown('SIGTERM while a large response is being written: it still arrives comp
   try {
     const client = await RawClient.connect(await main.listening())
     try {
-      client.send(requestBytes('GET', '/big.bin'))
+      client.write(requestBytes('GET', '/big.bin'))
       await client.until('HTTP/1.1 200 OK')
       // Stop reading: the server's writes back up behind a full socket buffer.
-      client.socket.pause()
+      client.pauseReading()
       main.signal('SIGTERM')
       await main.line(/^SIGTERM: closing$/)
-      client.socket.resume()
-      const response = await client.response({ timeoutMs: 30_000 })
+      client.resumeReading()
+      const response = await client.nextOne(30_000)
       assert.is(response.status, 200)
       assert.is(field(response, 'Content-Length'), String(big.length))
       assert.ok(response.body.equals(big), 'every byte of the file')

@@ -20,7 +20,7 @@ function collect(dir: string): string[] {
   return files
 }
 
-const files = collect(root).filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
+const files = collect(root).filter((file) => filters.length === 0 || filters.some((f) => relative(root, file).includes(f)))
 const suites = files.map((file) => ({ name: relative(root, file), file: resolve(file) }))
 
 const watchdogMinutes = Number(process.env.TEST_WATCHDOG_MINUTES ?? 15)

@@ -22,7 +22,7 @@ import type { Socket } from 'node:net'
 import { HttpError } from './errors.ts'
 import { RequestParser, type ParserLimits, type RequestHead } from './parser.ts'
 import { IncomingRequest, type RequestOwner, type Takeover } from './request.ts'
-import { CONTINUE_100, Response, standaloneError, type ResponseSink } from './response.ts'
+import { continue100, Response, standaloneError, type ResponseSink } from './response.ts'
 
 export interface ConnectionOptions extends ParserLimits {
   /** From the first byte of a request to the end of its head. Past it: 408 (slowloris). */
@@ -136,7 +136,7 @@ export class Connection implements ResponseSink, RequestOwner {
     if (request !== this.request || this.continueSent || this.response!.headersSent) return
     if (request.head.expectContinue) {
       this.continueSent = true
-      this.write(CONTINUE_100)
+      this.write(continue100())
     }
   }
 

@@ -7,6 +7,8 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Header fields the error response must carry, flat: [Name, value, ...] (e.g. 426's Upgrade). */
+    readonly fields: readonly string[] = [],
   ) {
     super(message)
     this.name = 'HttpError'

@@ -143,6 +143,7 @@ export class Response {
   /** Sends the head (and body, if any) of a complete response with a fixed length. */
   end(body?: Buffer | string): void {
     if (this.ended) return
+    if (this.status < 200) throw new Error('a 1xx response is interim and cannot end an exchange')
     if (this.headersSent) {
       if (body !== undefined && (typeof body === 'string' ? body.length > 0 : body.length > 0)) this.write(body)
       this.finishStream()
@@ -191,6 +192,7 @@ export class Response {
   /** An error response whose body names the problem; the connection closes for 400-class framing errors. */
   error(error: HttpError): void {
     this.status = error.status
+    for (let i = 0; i < error.fields.length; i += 2) this.setHeader(error.fields[i], error.fields[i + 1])
     this.setHeader('Content-Type', 'text/plain; charset=utf-8')
     this.end(`${error.status} ${STATUS_TEXT[error.status] ?? ''}: ${error.message}\n`)
   }
@@ -303,7 +305,9 @@ const EMPTY = Buffer.alloc(0)
 const COMBINE_LIMIT = 16 * 1024
 
 /** The interim response that asks a client to send the body it announced with Expect (RFC 9110 §15.2.1). */
-export const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n'
+export function continue100(): string {
+  return `HTTP/1.1 100 Continue\r\nDate: ${httpDate()}\r\n\r\n`
+}
 
 /**
  * A complete error response for a connection that has no request to answer (503 at the limit,

@@ -42,7 +42,12 @@ export const CONTENT_TYPES: Record<string, string> = {
 const READ_WHOLE_LIMIT = 256 * 1024
 
 export function serveStatic(folder: string): RouteHandler {
-  const root = realpathSync(folder)
+  let root: string
+  try {
+    root = realpathSync(folder)
+  } catch {
+    throw new Error(`the folder of static files ${JSON.stringify(folder)} does not exist`)
+  }
   return (req, res) => serveFile(root, req, res)
 }
 
@@ -88,23 +93,32 @@ async function serveFile(root: string, req: IncomingRequest, res: Response): Pro
 
   const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`
   const lastModified = new Date(Math.floor(info.mtimeMs / 1000) * 1000)
-  res.setHeader('ETag', etag)
-  res.setHeader('Last-Modified', lastModified.toUTCString())
-  // RFC 9110 §15.4.5: a 304 carries the Cache-Control a 200 would have carried.
-  res.setHeader('Cache-Control', 'no-cache')
+  // The fields describe the file; they are set only once it is certain to be sent (a read
+  // that fails becomes a 500 that must not carry them).
+  const describe = () => {
+    res.setHeader('ETag', etag)
+    res.setHeader('Last-Modified', lastModified.toUTCString())
+    // RFC 9110 §15.4.5: a 304 carries the Cache-Control a 200 would have carried.
+    res.setHeader('Cache-Control', 'no-cache')
+  }
   if (notModified(req, etag, lastModified)) {
+    describe()
     res.status = 304
     return res.end()
   }
-  res.setHeader('Content-Type', CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream')
-
-  if (method === 'HEAD') {
+  const contentType = CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream'
+  if (method === 'HEAD' || info.size > READ_WHOLE_LIMIT) {
+    describe()
+    res.setHeader('Content-Type', contentType)
     res.startBody(info.size)
-    return res.end()
+    if (method === 'HEAD') return res.end()
+  } else {
+    const body = await readFile(file)
+    describe()
+    res.setHeader('Content-Type', contentType)
+    return res.end(body)
   }
-  if (info.size <= READ_WHOLE_LIMIT) return res.end(await readFile(file))
 
-  res.startBody(info.size)
   const stream = createReadStream(file, { highWaterMark: 64 * 1024 })
   res.onAbort(() => stream.destroy())
   try {

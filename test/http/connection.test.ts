@@ -1,6 +1,6 @@
 // The connection loop and the listener on real sockets: a real server on an ephemeral
 // port, raw node:net clients that send exactly the bytes written here, and strict reading
-// of what comes back (test/helpers/wire-client.ts). Keep-alive and close (RFC 9112 §9.3,
+// of what comes back (test/helpers/raw-client.ts). Keep-alive and close (RFC 9112 §9.3,
 // §9.6), pipelining (§9.3.2), smuggling (§6.3, §11.2), every limit of CONTRACT.md,
 // Expect: 100-continue (RFC 9110 §10.1.1), HEAD, backpressure, the upgrade hand-off,
 // shutdown, and running out of file descriptors.
@@ -13,10 +13,10 @@ import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { ServerOptions } from '../../src/options.ts'
-import { withServer, type LiveServer } from '../helpers/live-server.ts'
+import { RawClient, tryConnect } from '../helpers/raw-client.ts'
+import { withServer, type LiveServer } from '../helpers/server.ts'
 import { makeStaticTree } from '../helpers/tree.ts'
 import { deferred, delay, settled, until, within } from '../helpers/wait.ts'
-import { tryConnect, WireClient } from '../helpers/wire-client.ts'
 import { field, IMF_FIXDATE, type WireResponse } from '../helpers/wire.ts'
 
 const tree = makeStaticTree()
@@ -75,11 +75,11 @@ function wellFormed(response: WireResponse): WireResponse {
   return response
 }
 
-async function next(client: WireClient, count: number): Promise<WireResponse[]> {
+async function next(client: RawClient, count: number): Promise<WireResponse[]> {
   return (await client.next(count)).map(wellFormed)
 }
 
-async function nextOne(client: WireClient): Promise<WireResponse> {
+async function nextOne(client: RawClient): Promise<WireResponse> {
   return wellFormed(await client.nextOne())
 }
 
@@ -90,7 +90,7 @@ function assertError(response: WireResponse, status: number, phrase: string): vo
 }
 
 /** The response closed the connection: it said so, the server closed, and nothing else came. */
-async function assertClosedAfter(client: WireClient, response: WireResponse): Promise<void> {
+async function assertClosedAfter(client: RawClient, response: WireResponse): Promise<void> {
   assert.is(field(response, 'connection'), 'close', 'the response says Connection: close')
   await client.serverClosed()
   assert.is(client.reader.rest.length, 0, `nothing after the response: ${JSON.stringify(client.reader.rest.toString('latin1'))}`)
@@ -460,7 +460,7 @@ limits('an idle keep-alive connection is closed by the server without a word', (
 
 limits('past the connection limit a new connection gets 503 and is closed; after one leaves, a new one is served', () =>
   serve({ maxConnections: 3 }, async (server) => {
-    const clients: WireClient[] = []
+    const clients: RawClient[] = []
     for (let i = 0; i < 3; i++) {
       const client = await server.connect()
       client.write(GET('/hello'))
@@ -492,7 +492,8 @@ expect('POST /echo gets 100 Continue before the body is sent, then 200 with the 
     const client = await server.connect()
     client.write('POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: text/plain\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n')
     await client.waitFor(() => client.reader.interim.length === 1, 'the 100 Continue')
-    assert.is(client.text, 'HTTP/1.1 100 Continue\r\n\r\n')
+    // An interim response: the status line and the Date, nothing else (RFC 9110 §15.2.1, §6.6.1).
+    assert.match(client.text, /^HTTP\/1\.1 100 Continue\r\nDate: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n\r\n$/)
     client.write('hello there')
     const response = await nextOne(client)
     echoed(response, 'hello there')
@@ -896,7 +897,7 @@ descriptors('a server out of file descriptors stays up, closes what it cannot ac
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const clients: WireClient[] = []
+  const clients: RawClient[] = []
   try {
     await until(() => /http:\/\/[^\s]+:\d+/.test(stdout) || child.exitCode !== null, 'the child server to print its address', 20_000)
     const match = /http:\/\/[^\s]+:(\d+)/.exec(stdout)
@@ -904,7 +905,7 @@ descriptors('a server out of file descriptors stays up, closes what it cannot ac
     const port = Number(match[1])
 
     // The kernel completes every handshake (the backlog); the server cannot accept them all.
-    for (let i = 0; i < 100; i++) clients.push(await WireClient.connect(port))
+    for (let i = 0; i < 100; i++) clients.push(await RawClient.connect(port))
     for (const client of clients) client.write(GET('/hello'))
     await Promise.all(clients.map((c) => c.waitFor(() => c.responses.length > 0 || c.ended || c.closed, 'an answer or a close', 10_000, 'wait')))
     const served = clients.filter((c) => c.responses.length > 0)
@@ -920,7 +921,7 @@ descriptors('a server out of file descriptors stays up, closes what it cannot ac
     const deadline = Date.now() + 10_000
     while (answer === undefined) {
       assert.ok(Date.now() < deadline, 'the server serves again within 10 s of the clients leaving')
-      const client = await WireClient.connect(port)
+      const client = await RawClient.connect(port)
       clients.push(client)
       client.write(GET('/hello'))
       await client.waitFor(() => client.responses.length > 0 || client.ended || client.closed, 'an answer or a close', 10_000, 'wait')

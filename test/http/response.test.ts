@@ -151,15 +151,25 @@ bodiless('writes nothing of a streamed body to a HEAD request, and no last chunk
   assert.is(res.keepAlive, true)
 })
 
-bodiless('never gives 204, 304 or a 1xx status a Content-Length or a body', () => {
+bodiless('refuses to end an exchange with a 1xx status: it is interim, a final response must follow', () => {
+  for (const status of [100, 101]) {
+    const { res, sink } = fakeResponse(GET)
+    res.status = status
+    assert.throws(() => res.end('some body'), /interim/)
+    assert.is(sink.bytes.length, 0)
+    assert.is(res.ended, false)
+  }
+})
+
+bodiless('never gives 204 or 304 a Content-Length or a body', () => {
   const before = Date.now()
-  for (const status of [100, 101, 204, 304]) {
+  for (const status of [204, 304]) {
     for (const body of [undefined, 'some body', Buffer.from('some body')]) {
       const { res, sink } = fakeResponse(GET)
       res.status = status
       res.setHeader('ETag', '"x"')
       res.end(body)
-      const reason = { 100: 'Continue', 101: 'Switching Protocols', 204: 'No Content', 304: 'Not Modified' }[status]
+      const reason = { 204: 'No Content', 304: 'Not Modified' }[status]
       assertBytes(sink, `HTTP/1.1 ${status} ${reason}\r\nDate: DATE\r\nETag: "x"\r\n\r\n`, before)
       assert.not.match(sink.text, /content-length|transfer-encoding/i)
       finishedOnce(sink, res)

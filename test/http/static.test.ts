@@ -6,7 +6,7 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { exchange, RawClient, requestBytes } from '../helpers/raw-http.ts'
+import { exchange, RawClient, requestBytes } from '../helpers/raw-client.ts'
 import { startServer, type RunningServer } from '../helpers/server.ts'
 import { makeStaticTree, SECRET, type StaticTree } from '../helpers/tree.ts'
 import { field, IMF_FIXDATE, type WireResponse } from '../helpers/wire.ts'
@@ -35,9 +35,10 @@ function get(target: string, fields: string[] = [], method = 'GET'): Promise<Wir
 async function thenHello(request: string, head = false): Promise<WireResponse> {
   const client = await RawClient.connect(server.port)
   try {
-    client.send(request + requestBytes('GET', '/hello'))
-    const first = await client.response({ head })
-    const second = await client.response()
+    if (head) client.expectHead(0)
+    client.write(request + requestBytes('GET', '/hello'))
+    const first = await client.nextOne()
+    const second = await client.nextOne()
     assert.is(second.status, 200, 'the next response on the connection')
     assert.is(second.body.toString(), 'hello world', 'the next response on the connection')
     return first
@@ -135,8 +136,8 @@ escape('closes the connection after a 400 for a malformed path (CONTRACT.md)', a
   for (const target of ['/%00', '/%zz']) {
     const client = await RawClient.connect(server.port)
     try {
-      client.send(requestBytes('GET', target) + requestBytes('GET', '/hello'))
-      const response = await client.response()
+      client.write(requestBytes('GET', target) + requestBytes('GET', '/hello'))
+      const response = await client.nextOne()
       assert.is(response.status, 400, target)
       assert.is(field(response, 'Connection'), 'close', target)
       const rest = await client.untilClosed()
@@ -413,8 +414,8 @@ large('arrives intact, byte for byte, with the right Content-Length', async () =
 large('arrives intact to an HTTP/1.0 client too', async () => {
   const client = await RawClient.connect(server.port)
   try {
-    client.send('GET /big.bin HTTP/1.0\r\n\r\n')
-    const response = await client.response()
+    client.write('GET /big.bin HTTP/1.0\r\n\r\n')
+    const response = await client.nextOne()
     assert.is(response.status, 200)
     assert.is(field(response, 'Content-Length'), String(tree.files['big.bin'].length))
     assert.ok(response.body.equals(tree.files['big.bin']))
@@ -427,12 +428,12 @@ large('arrives intact to an HTTP/1.0 client too', async () => {
 large('leaves the connection usable for the next request', async () => {
   const client = await RawClient.connect(server.port)
   try {
-    client.send(requestBytes('GET', '/big.bin') + requestBytes('GET', '/big.bin') + requestBytes('GET', '/hello.txt'))
+    client.write(requestBytes('GET', '/big.bin') + requestBytes('GET', '/big.bin') + requestBytes('GET', '/hello.txt'))
     for (let i = 0; i < 2; i++) {
-      const response = await client.response()
+      const response = await client.nextOne()
       assert.ok(response.body.equals(tree.files['big.bin']), `response ${i + 1}`)
     }
-    const last = await client.response()
+    const last = await client.nextOne()
     assert.equal(last.body, tree.files['hello.txt'])
   } finally {
     client.destroy()
