@@ -13,6 +13,19 @@ export interface ServerOptions extends ListenerOptions {
   publicDir: string
   /** How long shutdown waits for connections to finish before destroying them. */
   shutdownGraceMs: number
+  /** Largest WebSocket message on /echo, after reassembly and inflation. */
+  wsMaxMessageBytes: number
+  /** Bytes queued for one slow client, beyond the message being written, before it is cut off. */
+  maxBufferedBytes: number
+  wsPingIntervalMs: number
+  wsPongTimeoutMs: number
+  wsCloseTimeoutMs: number
+  /** Offer permessage-deflate to WebSocket clients. */
+  deflate: boolean
+  /** Messages smaller than this go uncompressed. */
+  deflateThreshold: number
+  /** Origins allowed for WebSocket upgrades and CORS; empty: every origin. */
+  allowedOrigins: string[]
 }
 
 /** The process's soft limit on open files (Linux: /proc/self/limits), or null if unknown. */
@@ -44,6 +57,14 @@ export function defaultOptions(): ServerOptions {
     bodyTimeoutMs: 30_000,
     idleTimeoutMs: 60_000,
     maxPendingInputBytes: 64 * 1024,
+    wsMaxMessageBytes: 16 * 1024 * 1024,
+    maxBufferedBytes: 4 * 1024 * 1024,
+    wsPingIntervalMs: 30_000,
+    wsPongTimeoutMs: 10_000,
+    wsCloseTimeoutMs: 5000,
+    deflate: true,
+    deflateThreshold: 1024,
+    allowedOrigins: [],
   }
 }
 
@@ -58,6 +79,12 @@ const NUMERIC_FLAGS: [string, keyof ServerOptions, string][] = [
   ['body-timeout', 'bodyTimeoutMs', 'ms to send a request body (408 past it)'],
   ['idle-timeout', 'idleTimeoutMs', 'ms an idle keep-alive connection stays open'],
   ['shutdown-grace', 'shutdownGraceMs', 'ms shutdown waits before dropping connections'],
+  ['ws-max-message', 'wsMaxMessageBytes', 'bytes of a WebSocket message on /echo (close 1009 past it)'],
+  ['max-buffered', 'maxBufferedBytes', 'bytes queued for a slow client before it is cut off (close 1008)'],
+  ['ws-ping-interval', 'wsPingIntervalMs', 'ms of silence before the server pings a WebSocket client'],
+  ['ws-pong-timeout', 'wsPongTimeoutMs', 'ms a ping waits for its pong before the client is dropped'],
+  ['ws-close-timeout', 'wsCloseTimeoutMs', 'ms the server waits for the close handshake'],
+  ['deflate-threshold', 'deflateThreshold', 'bytes below which WebSocket messages go uncompressed'],
 ]
 
 export function helpText(defaults = defaultOptions()): string {
@@ -69,6 +96,8 @@ export function helpText(defaults = defaultOptions()): string {
     `  --host HOST              address to listen on (default ${defaults.host})`,
     `  --port PORT              port; 0 picks a free one (default ${defaults.port}, or $PORT)`,
     `  --public DIR             folder of static files (default public/)`,
+    `  --allow-origin O[,O...]  origins allowed for WebSocket and CORS (default: every origin)`,
+    `  --no-deflate             do not offer permessage-deflate to WebSocket clients`,
   ]
   for (const [flag, key, what] of NUMERIC_FLAGS) {
     lines.push(`  --${`${flag} N`.padEnd(22)} ${what} (default ${defaults[key]})`)
@@ -88,6 +117,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     host: { type: 'string' },
     port: { type: 'string' },
     public: { type: 'string' },
+    'allow-origin': { type: 'string' },
+    'no-deflate': { type: 'boolean' },
     help: { type: 'boolean' },
   }
   for (const [flag] of NUMERIC_FLAGS) spec[flag] = { type: 'string' }
@@ -105,6 +136,13 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     options.host = values.host
   }
   if (typeof values.public === 'string') options.publicDir = values.public
+  if (values['no-deflate'] === true) options.deflate = false
+  if (typeof values['allow-origin'] === 'string') {
+    const origins = values['allow-origin'].split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
+    const bad = origins.find((origin) => !/^https?:\/\/[^/\s]+$/.test(origin))
+    if (bad !== undefined) return { kind: 'error', message: `--allow-origin takes origins like http://example.com:8080, got ${JSON.stringify(bad)}` }
+    options.allowedOrigins = origins
+  }
   // An empty PORT counts as unset; an empty --port is an error like any other non-number.
   const port = typeof values.port === 'string' ? values.port : env.PORT || undefined
   if (port !== undefined) {

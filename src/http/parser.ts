@@ -270,6 +270,13 @@ export class RequestParser {
 
   next(): ParserEvent {
     for (;;) {
+      if (this.pos === this.input.length && this.pos !== 0) {
+        // Everything fed is consumed: let go of it, so an idle connection holds no buffer.
+        this.input = EMPTY
+        this.pos = 0
+        this.window = ''
+        this.windowInput = EMPTY
+      }
       let event: ParserEvent | undefined
       switch (this.state) {
         case State.RequestStart: event = this.requestStart(); break

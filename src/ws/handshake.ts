@@ -1,0 +1,201 @@
+// The opening handshake, server side (RFC 6455 §4.2), pure: a request head in, the
+// 101 response or the HTTP error that refuses it out.
+//
+//   => GET /echo HTTP/1.1
+//      Host: 127.0.0.1:8080
+//      Upgrade: websocket                         (1) a token in a list, any case
+//      Connection: Upgrade                        (2) a token in a list, any case
+//      Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==   (3) base64 of 16 random bytes
+//      Sec-WebSocket-Version: 13                  (4) anything else: 426
+//   <= HTTP/1.1 101 Switching Protocols
+//      Upgrade: websocket
+//      Connection: Upgrade
+//      Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=   base64(SHA-1(key + GUID))
+
+import { createHash } from 'node:crypto'
+import { HttpError } from '../http/errors.ts'
+import type { RequestHead } from '../http/parser.ts'
+import { httpDate } from '../http/response.ts'
+import { negotiateDeflate, type DeflateConfig, type DeflateParams } from './deflate.ts'
+
+/** RFC 6455 §1.3: the GUID appended to the key before hashing. */
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
+
+/** Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 §4.2.2, step 5.4). */
+export function acceptKey(key: string): string {
+  return createHash('sha1').update(key + GUID).digest('base64')
+}
+
+export interface HandshakeOptions {
+  /** Subprotocols the route speaks. One of the client's is chosen only if it is here. */
+  protocols: readonly string[]
+  /** Origins allowed to connect; empty: every origin. Requests without Origin are always allowed. */
+  allowedOrigins: readonly string[]
+  /** permessage-deflate as this route offers it, or null to decline compression. */
+  deflate: DeflateConfig | null
+}
+
+export interface Handshake {
+  readonly type: 'accepted'
+  /** The complete 101 response to write before the first frame. */
+  readonly response: string
+  readonly protocol: string | null
+  readonly deflate: DeflateParams | null
+}
+
+/** The fields every refusal of a WebSocket request carries (RFC 6455 §4.2.2, §4.4). */
+export const UPGRADE_REQUIRED_FIELDS = ['Upgrade', 'websocket', 'Sec-WebSocket-Version', '13'] as const
+
+/** 426 for a plain request to a WebSocket-only route. */
+export function upgradeRequired(path: string): HttpError {
+  return new HttpError(426, 'UPGRADE_REQUIRED', `${path} speaks WebSocket only: send an Upgrade: websocket request`, UPGRADE_REQUIRED_FIELDS)
+}
+
+/** Whether the request tries to be a WebSocket handshake at all. */
+export function isWebSocketRequest(head: RequestHead): boolean {
+  const headers = head.headers
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]
+    if (name === 'upgrade' ? hasToken(headers[i + 1], 'websocket') : name.startsWith('sec-websocket-')) return true
+  }
+  return false
+}
+
+/** Checks a handshake request; the accepted handshake, or the HttpError that answers it. */
+export function acceptHandshake(head: RequestHead, options: HandshakeOptions): Handshake | HttpError {
+  if (!isWebSocketRequest(head)) return upgradeRequired(head.path)
+  const refuse = (status: number, code: string, message: string) => new HttpError(status, code, message, UPGRADE_REQUIRED_FIELDS)
+
+  // RFC 6455 §4.2.1: a GET of HTTP/1.1 or higher, with Upgrade and Connection.
+  if (head.method !== 'GET') return refuse(400, 'WS_NOT_GET', 'the WebSocket handshake is a GET request')
+  if (head.versionMinor < 1) return refuse(400, 'WS_HTTP_1_0', 'the WebSocket handshake needs HTTP/1.1')
+  const upgrade = fieldValues(head, 'upgrade')
+  if (!upgrade.some((value) => hasToken(value, 'websocket'))) return refuse(400, 'WS_NO_UPGRADE', 'the handshake needs "Upgrade: websocket"')
+  if (!fieldValues(head, 'connection').some((value) => hasToken(value, 'upgrade'))) {
+    return refuse(400, 'WS_NO_CONNECTION_UPGRADE', 'the handshake needs "Connection: Upgrade"')
+  }
+
+  // RFC 6455 §4.2.2: a version the server does not speak is answered 426 with the versions it does.
+  const versions = fieldValues(head, 'sec-websocket-version')
+  if (versions.length === 0) return refuse(400, 'WS_NO_VERSION', 'the handshake needs "Sec-WebSocket-Version: 13"')
+  if (versions.length > 1 || versions[0] !== '13') return refuse(426, 'WS_VERSION', `WebSocket version ${versions.join(', ')} is not spoken here; version 13 is`)
+
+  // The key: base64 of 16 bytes, exactly once.
+  const keys = fieldValues(head, 'sec-websocket-key')
+  if (keys.length !== 1 || !/^[+/0-9A-Za-z]{22}==$/.test(keys[0])) {
+    return refuse(400, 'WS_BAD_KEY', 'Sec-WebSocket-Key must appear once and be the base64 of 16 bytes')
+  }
+
+  // Cross-site WebSocket hijacking: a browser always sends Origin; refuse the ones not allowed.
+  const origin = fieldValues(head, 'origin')[0]
+  if (origin !== undefined && options.allowedOrigins.length > 0 && !options.allowedOrigins.includes(origin)) {
+    return new HttpError(403, 'WS_ORIGIN', `the origin ${origin} is not allowed to connect`)
+  }
+
+  // Subprotocols: the first the client lists that this route speaks; never one it does not.
+  let protocol: string | null = null
+  const offered = fieldValues(head, 'sec-websocket-protocol').flatMap((value) => value.split(','))
+  for (const element of offered) {
+    const name = element.trim()
+    if (!isToken(name)) return refuse(400, 'WS_BAD_PROTOCOL', 'Sec-WebSocket-Protocol must be a list of tokens')
+    if (protocol === null && options.protocols.includes(name)) protocol = name
+  }
+
+  let deflate: DeflateParams | null = null
+  const extensionValues = fieldValues(head, 'sec-websocket-extensions')
+  if (extensionValues.length > 0) {
+    const offers = parseExtensions(extensionValues.join(', '))
+    if (offers === null) return refuse(400, 'WS_BAD_EXTENSIONS', 'Sec-WebSocket-Extensions is not a valid extension list (RFC 6455 §9.1)')
+    if (options.deflate !== null) deflate = negotiateDeflate(offers, options.deflate)
+  }
+
+  let response =
+    `HTTP/1.1 101 Switching Protocols\r\nDate: ${httpDate()}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Accept: ${acceptKey(keys[0])}\r\n`
+  if (protocol !== null) response += `Sec-WebSocket-Protocol: ${protocol}\r\n`
+  if (deflate !== null) response += `Sec-WebSocket-Extensions: ${deflate.response}\r\n`
+  return { type: 'accepted', response: response + '\r\n', protocol, deflate }
+}
+
+// ---- Sec-WebSocket-Extensions (RFC 6455 §9.1)
+//
+//   extension-list  = 1#extension
+//   extension       = extension-token *( ";" extension-param )
+//   extension-param = token [ "=" ( token / quoted-string ) ]
+//
+// A quoted value must be a token once unquoted.
+
+export interface ExtensionOffer {
+  readonly name: string
+  /** Parameters in order; a parameter without a value has the value true. */
+  readonly params: readonly (readonly [string, string | true])[]
+}
+
+/** The offers in a Sec-WebSocket-Extensions value, or null if it breaks the grammar. */
+export function parseExtensions(value: string): ExtensionOffer[] | null {
+  const offers: ExtensionOffer[] = []
+  for (const element of splitOutsideQuotes(value, ',')) {
+    const parts = splitOutsideQuotes(element, ';').map((part) => part.trim())
+    if (parts.length === 1 && parts[0] === '') continue // an empty list element (RFC 9110 §5.6.1)
+    const [name, ...rawParams] = parts
+    if (!isToken(name)) return null
+    const params: [string, string | true][] = []
+    for (const raw of rawParams) {
+      const equals = raw.indexOf('=')
+      const key = (equals === -1 ? raw : raw.slice(0, equals)).trim()
+      if (!isToken(key)) return null
+      if (equals === -1) {
+        params.push([key, true])
+        continue
+      }
+      let paramValue = raw.slice(equals + 1).trim()
+      if (paramValue.startsWith('"')) {
+        if (paramValue.length < 2 || !paramValue.endsWith('"')) return null
+        paramValue = paramValue.slice(1, -1).replace(/\\(.)/g, '$1')
+      }
+      if (!isToken(paramValue)) return null
+      params.push([key, paramValue])
+    }
+    offers.push({ name, params })
+  }
+  return offers
+}
+
+function splitOutsideQuotes(text: string, separator: string): string[] {
+  const parts: string[] = []
+  let start = 0
+  let quoted = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (quoted) {
+      if (c === '\\') i++
+      else if (c === '"') quoted = false
+    } else if (c === '"') {
+      quoted = true
+    } else if (c === separator) {
+      parts.push(text.slice(start, i))
+      start = i + 1
+    }
+  }
+  parts.push(text.slice(start))
+  return parts
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+function isToken(text: string): boolean {
+  return TOKEN.test(text)
+}
+
+/** Whether a comma-separated list holds `token`, compared case-insensitively. */
+function hasToken(list: string, token: string): boolean {
+  for (const element of list.split(',')) if (element.trim().toLowerCase() === token) return true
+  return false
+}
+
+function fieldValues(head: RequestHead, name: string): string[] {
+  const values: string[] = []
+  const headers = head.headers
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) values.push(headers[i + 1])
+  return values
+}

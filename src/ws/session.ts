@@ -1,0 +1,459 @@
+// One WebSocket connection, from the 101 response to the closed socket (RFC 6455).
+//
+//                   close() sends Close                peer's Close arrives
+//        ┌──────┐ ─────────────────────▶ ┌─────────┐ ───────────────────────▶ ┌────────┐
+//        │ open │                         │ closing │   (or the close timeout)  │ closed │
+//        └──────┘ ─────────────────────────────────────────────────────────────▶└────────┘
+//              peer's Close arrives: Close sent back at once; a protocol error: Close
+//              with its code; then, in every case, the server closes TCP first (§7.1.1)
+//
+// Reading: socket bytes go to the frame decoder; data frames are put together into
+// messages (control frames may come between fragments and are answered at once); text
+// is checked as it arrives; a compressed message is inflated before it is delivered,
+// and nothing after it is read until then, so messages arrive in order.
+//
+// Writing: messages go out in the order sent; one being compressed holds back the ones
+// after it. A peer that lets more than maxBufferedBytes pile up is closed with 1008.
+//
+// Time: the endpoint's sweep calls tick(): idle peers are pinged, peers that do not
+// answer are dropped, and a close handshake that is not answered ends with the socket.
+
+import type { Socket } from 'node:net'
+import { MessageCompressor, MessageDecompressor, type DeflateParams } from './deflate.ts'
+import { CloseCode, WsError } from './errors.ts'
+import { closePayload, encodeFrame, frameHeader, FrameDecoder, Opcode, type FramePiece } from './frame.ts'
+import { isValidUtf8, Utf8Validator } from './utf8.ts'
+
+export interface SessionOptions {
+  /** Largest message after reassembly and after inflation. Past it: 1009. */
+  maxMessageBytes: number
+  /** Bytes waiting to be sent, beyond the message being written, before the peer is cut off with 1008. */
+  maxBufferedBytes: number
+  /** Silence after which the server pings. */
+  pingIntervalMs: number
+  /** How long a ping waits for its pong before the peer is dropped. */
+  pongTimeoutMs: number
+  /** How long a Close we sent waits for the peer's before the socket is destroyed. */
+  closeTimeoutMs: number
+  /** permessage-deflate as negotiated, or null. */
+  deflate: DeflateParams | null
+  /** Messages smaller than this go uncompressed even when deflate was negotiated. */
+  deflateThreshold: number
+}
+
+export interface SessionHandler {
+  /** A whole message: text (valid UTF-8) or binary. */
+  onMessage?(session: WsSession, data: Buffer, isBinary: boolean): void
+  /** The connection closed: the code and reason of the peer's Close (1005 without one, 1006 without a Close frame at all). */
+  onClose?(session: WsSession, code: number, reason: string): void
+  /** The socket can take more output again (after send() returned false). */
+  onDrain?(session: WsSession): void
+}
+
+export type SessionState = 'open' | 'closing' | 'closed'
+
+/** Bytes of output past which send() returns false (backpressure, not yet the 1008 limit). */
+const HIGH_WATER = 64 * 1024
+/** After the close handshake, how long the peer has to close its side before the socket is destroyed. */
+const LINGER_MS = 2000
+
+export class WsSession {
+  state: SessionState = 'open'
+  /** The subprotocol agreed in the handshake. */
+  readonly protocol: string | null
+  private readonly decoder: FrameDecoder
+  private readonly utf8 = new Utf8Validator()
+  private readonly compressor: MessageCompressor | null
+  private readonly decompressor: MessageDecompressor | null
+
+  // The message being received.
+  private messageOpcode = 0
+  private messageCompressed = false
+  private parts: Buffer[] = []
+  private messageBytes = 0
+
+  /** Reading waits: a compressed message is being inflated, or the application paused it. */
+  private inflating = false
+  private readingPaused = false
+  /** Sends wait behind a message being compressed; null when none is. */
+  private sendChain: Promise<void> | null = null
+  private compressingBytes = 0
+  /** send() said false: onDrain is owed once the output is below the high-water mark. */
+  private drainOwed = false
+
+  private closeSent = false
+  private closeReceived = false
+  private closeCode: number = CloseCode.ABNORMAL
+  private closeReason = ''
+
+  // Time, kept as deadlines the sweep checks.
+  private lastHeard = Date.now()
+  private pongDueAt = 0
+  private closeDueAt = 0
+
+  constructor(
+    readonly socket: Socket,
+    private readonly options: SessionOptions,
+    private readonly handler: SessionHandler,
+    protocol: string | null = null,
+    /** Told when the session has closed (the endpoint forgets it). */
+    private readonly onGone: ((session: WsSession) => void) | null = null,
+  ) {
+    this.protocol = protocol
+    const deflate = options.deflate
+    this.decoder = new FrameDecoder({ expectMasked: true, allowRsv1: deflate !== null, maxPayload: options.maxMessageBytes })
+    this.compressor = deflate ? new MessageCompressor(deflate.serverMaxWindowBits, deflate.serverNoContextTakeover) : null
+    this.decompressor = deflate ? new MessageDecompressor(options.maxMessageBytes, deflate.clientNoContextTakeover) : null
+    socket.setNoDelay(true)
+    socket.on('data', this.onData)
+    socket.on('end', this.onEnd)
+    socket.on('error', this.onError)
+    socket.on('close', this.onSocketClose)
+    socket.on('drain', this.onSocketDrain)
+  }
+
+  /** Starts the session: writes the 101 response, then reads what followed the request. */
+  open(response: string, rest: Buffer): void {
+    this.socket.write(response, 'latin1')
+    if (rest.length > 0) this.onData(rest)
+    this.socket.resume()
+  }
+
+  // ---- the API a route handler uses
+
+  /** Bytes written but not yet sent, and messages waiting to be compressed. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength + this.compressingBytes
+  }
+
+  /**
+   * Sends a text (string) or binary (Buffer) message. Returns false when output is
+   * backing up: wait for onDrain. Past maxBufferedBytes the peer is closed with 1008.
+   */
+  send(data: string | Buffer, binary = typeof data !== 'string'): boolean {
+    if (this.state !== 'open') return false
+    const payload = typeof data === 'string' ? Buffer.from(data) : data
+    if (this.socket.writableLength > this.options.maxBufferedBytes) {
+      this.fail(new WsError(CloseCode.POLICY_VIOLATION, 'SLOW_READER', 'the client does not read what it is sent'))
+      return false
+    }
+    const opcode = binary ? Opcode.BINARY : Opcode.TEXT
+    if (this.compressor !== null && payload.length >= this.options.deflateThreshold) {
+      this.queueCompressed(opcode, payload)
+    } else if (this.sendChain !== null) {
+      this.sendChain = this.sendChain.then(() => this.writeMessage(opcode, payload, false))
+    } else {
+      this.writeMessage(opcode, payload, false)
+    }
+    return this.belowHighWater()
+  }
+
+  /** Writes a frame encoded once for many sessions (a broadcast). It must fit what this session negotiated. */
+  sendEncoded(frame: Buffer): boolean {
+    if (this.state !== 'open') return false
+    if (this.socket.writableLength > this.options.maxBufferedBytes) {
+      this.fail(new WsError(CloseCode.POLICY_VIOLATION, 'SLOW_READER', 'the client does not read what it is sent'))
+      return false
+    }
+    if (this.sendChain !== null) this.sendChain = this.sendChain.then(() => void this.socket.write(frame))
+    else this.socket.write(frame)
+    return this.belowHighWater()
+  }
+
+  /** Whether more may be sent now; if not, onDrain is owed and will come. */
+  private belowHighWater(): boolean {
+    if (this.bufferedAmount < HIGH_WATER) return true
+    this.drainOwed = true
+    return false
+  }
+
+  /** Pays the owed onDrain once the socket and the compressor have both caught up. */
+  private checkDrained(): void {
+    if (!this.drainOwed || this.state !== 'open') return
+    if (this.bufferedAmount >= HIGH_WATER || this.socket.writableNeedDrain) return
+    this.drainOwed = false
+    this.handler.onDrain?.(this)
+  }
+
+  ping(payload: Buffer = EMPTY): void {
+    if (this.state === 'open') this.writeFrame(Opcode.PING, payload)
+  }
+
+  /** Starts the closing handshake (RFC 6455 §7.1.2): sends Close and waits for the peer's. */
+  close(code: number = CloseCode.NORMAL, reason = ''): void {
+    if (this.state !== 'open') return
+    this.sendClose(code, reason)
+    this.state = 'closing'
+    this.closeDueAt = Date.now() + this.options.closeTimeoutMs
+  }
+
+  /** Stops reading the peer (its messages wait in the socket) until resumeReading(). */
+  pauseReading(): void {
+    this.readingPaused = true
+    this.socket.pause()
+  }
+
+  resumeReading(): void {
+    if (!this.readingPaused) return
+    this.readingPaused = false
+    if (this.state !== 'closed') this.socket.resume()
+    this.pump()
+  }
+
+  /** Called by the endpoint's sweep: heartbeat and timeouts. */
+  tick(now: number): void {
+    if (this.state === 'closed') return
+    if (this.closeDueAt !== 0 && now >= this.closeDueAt) {
+      // The peer did not answer our Close, or did not close TCP after the handshake.
+      this.socket.destroy()
+      return
+    }
+    if (this.state !== 'open') return
+    if (this.pongDueAt !== 0) {
+      if (now >= this.pongDueAt) this.socket.destroy() // a dead peer: half-open TCP must not live on
+      return
+    }
+    if (now - this.lastHeard >= this.options.pingIntervalMs) {
+      this.writeFrame(Opcode.PING, EMPTY)
+      this.pongDueAt = now + this.options.pongTimeoutMs
+    }
+  }
+
+  // ---- reading
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.closeReceived || this.state === 'closed') return
+    this.lastHeard = Date.now()
+    this.decoder.feed(chunk)
+    this.pump()
+  }
+
+  private pump(): void {
+    while (!this.inflating && !this.readingPaused && !this.closeReceived && this.state !== 'closed') {
+      const event = this.decoder.next()
+      if (event.type === 'need-data') return
+      if (event.type === 'error') {
+        this.fail(event.error)
+        return
+      }
+      const failure = this.onFrame(event)
+      if (failure) {
+        this.fail(failure)
+        return
+      }
+    }
+  }
+
+  private onFrame(piece: FramePiece): WsError | undefined {
+    switch (piece.opcode) {
+      case Opcode.PING:
+        // RFC 6455 §5.5.2: a Pong with the same payload, at once, even inside a fragmented message.
+        if (this.state === 'open') this.writeFrame(Opcode.PONG, piece.data)
+        return
+      case Opcode.PONG:
+        this.pongDueAt = 0 // unsolicited pongs are fine (§5.5.3)
+        return
+      case Opcode.CLOSE:
+        return this.onCloseFrame(piece.data)
+    }
+    // After our Close, data is dropped until the peer's Close arrives (§5.5.1).
+    if (this.state !== 'open') return
+    if (piece.first) {
+      const continuing = this.parts.length > 0 || this.messageOpcode !== 0
+      if (piece.opcode === Opcode.CONTINUATION) {
+        if (!continuing) return new WsError(CloseCode.PROTOCOL_ERROR, 'UNEXPECTED_CONTINUATION', 'a continuation frame with no message to continue')
+      } else {
+        if (continuing) return new WsError(CloseCode.PROTOCOL_ERROR, 'EXPECTED_CONTINUATION', 'a new message began inside a fragmented one')
+        this.messageOpcode = piece.opcode
+        this.messageCompressed = piece.rsv1
+      }
+    }
+    const data = piece.data
+    if (data.length > 0) {
+      this.messageBytes += data.length
+      if (this.messageBytes > this.options.maxMessageBytes) {
+        return new WsError(CloseCode.MESSAGE_TOO_BIG, 'MESSAGE_TOO_BIG', `a message of more than ${this.options.maxMessageBytes} bytes`)
+      }
+      // Fail fast: the piece with the first invalid byte fails the connection (§8.1).
+      if (this.messageOpcode === Opcode.TEXT && !this.messageCompressed && !this.utf8.write(data)) {
+        return new WsError(CloseCode.INVALID_PAYLOAD, 'INVALID_UTF8', 'a text message is not valid UTF-8')
+      }
+      this.parts.push(data)
+    }
+    if (piece.last && piece.fin) return this.endMessage()
+  }
+
+  private endMessage(): WsError | undefined {
+    const isBinary = this.messageOpcode === Opcode.BINARY
+    const compressed = this.messageCompressed
+    const payload = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.messageBytes)
+    this.parts = []
+    this.messageBytes = 0
+    this.messageOpcode = 0
+    this.messageCompressed = false
+    if (!compressed) {
+      if (!isBinary && !this.utf8.end()) return new WsError(CloseCode.INVALID_PAYLOAD, 'INVALID_UTF8', 'a text message ends inside a UTF-8 sequence')
+      this.deliver(payload, isBinary)
+      return
+    }
+    // Nothing more is read until this message is inflated: messages stay in order.
+    this.inflating = true
+    this.decompressor!.decompress(payload).then(
+      (message) => {
+        this.inflating = false
+        if (this.state === 'closed') return
+        if (!isBinary && !isValidUtf8(message)) {
+          this.fail(new WsError(CloseCode.INVALID_PAYLOAD, 'INVALID_UTF8', 'a text message is not valid UTF-8'))
+          return
+        }
+        this.deliver(message, isBinary)
+        this.pump()
+      },
+      (error: WsError) => {
+        this.inflating = false
+        this.fail(error)
+      },
+    )
+  }
+
+  private deliver(message: Buffer, isBinary: boolean): void {
+    if (this.state !== 'open') return
+    this.handler.onMessage?.(this, message, isBinary)
+  }
+
+  // RFC 6455 §5.5.1, §7.4: the code is optional; when present it must be one a peer may send.
+  private onCloseFrame(payload: Buffer): WsError | undefined {
+    let code: number = CloseCode.NO_STATUS
+    let reason = ''
+    if (payload.length === 1) return new WsError(CloseCode.PROTOCOL_ERROR, 'BAD_CLOSE_PAYLOAD', 'a Close payload of one byte')
+    if (payload.length >= 2) {
+      code = payload.readUInt16BE(0)
+      if (!isValidCloseCode(code)) return new WsError(CloseCode.PROTOCOL_ERROR, 'BAD_CLOSE_CODE', `close code ${code} may not be sent`)
+      const text = payload.subarray(2)
+      if (!isValidUtf8(text)) return new WsError(CloseCode.INVALID_PAYLOAD, 'BAD_CLOSE_REASON', 'the close reason is not valid UTF-8')
+      reason = text.toString()
+    }
+    this.closeReceived = true
+    this.closeCode = code
+    this.closeReason = reason
+    // Answer a Close we did not start with one echoing the code, then close TCP first (§7.1.1).
+    if (!this.closeSent) this.sendClose(code === CloseCode.NO_STATUS ? null : code, '')
+    this.state = 'closing'
+    this.endSocket()
+  }
+
+  // ---- writing
+
+  private queueCompressed(opcode: number, payload: Buffer): void {
+    this.compressingBytes += payload.length
+    const compressed = this.compressor!.compress(payload)
+    const previous = this.sendChain ?? Promise.resolve()
+    const chain = previous
+      .then(() => compressed)
+      .then(
+        (data) => {
+          this.compressingBytes -= payload.length
+          this.writeMessage(opcode, data, true)
+          this.checkDrained()
+        },
+        () => {
+          this.compressingBytes -= payload.length
+          this.fail(new WsError(CloseCode.INTERNAL_ERROR, 'DEFLATE_FAILED', 'a message could not be compressed'))
+        },
+      )
+      .finally(() => {
+        if (this.sendChain === chain) this.sendChain = null
+      })
+    this.sendChain = chain
+  }
+
+  private writeMessage(opcode: number, payload: Buffer, compressed: boolean): void {
+    if (this.state !== 'open' || this.socket.destroyed) return
+    if (payload.length <= 16 * 1024) {
+      this.socket.write(encodeFrame(opcode, payload, { rsv1: compressed }))
+    } else {
+      // Large: header and payload as two writes in one writev, without copying the payload.
+      this.socket.cork()
+      this.socket.write(frameHeader(opcode, payload.length, { rsv1: compressed }))
+      this.socket.write(payload)
+      this.socket.uncork()
+    }
+  }
+
+  private writeFrame(opcode: number, payload: Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(encodeFrame(opcode, payload))
+  }
+
+  private sendClose(code: number | null, reason: string): void {
+    if (this.closeSent) return
+    this.closeSent = true
+    // Control frames are not held behind compressed messages: the Close goes now.
+    this.writeFrame(Opcode.CLOSE, code === null ? EMPTY : closePayload(code, truncateUtf8(reason, 123)))
+  }
+
+  /** Fail the connection (RFC 6455 §7.1.7): a Close with the error's code, then TCP closes. */
+  private fail(error: WsError): void {
+    if (this.state === 'closed') return
+    if (!this.closeSent) this.sendClose(error.closeCode, error.message)
+    if (!this.closeReceived) {
+      this.closeCode = error.closeCode === CloseCode.POLICY_VIOLATION ? error.closeCode : CloseCode.ABNORMAL
+      this.closeReason = error.message
+    }
+    this.closeReceived = true // nothing more is read
+    this.state = 'closing'
+    this.endSocket()
+  }
+
+  private endSocket(): void {
+    this.socket.end()
+    this.closeDueAt = Date.now() + LINGER_MS
+    // Keep reading (and dropping) until the peer closes, so its last bytes do not reset the connection.
+    if (this.readingPaused) {
+      this.readingPaused = false
+      this.socket.resume()
+    }
+  }
+
+  // ---- socket events
+
+  private readonly onEnd = (): void => {
+    // The peer closed its side. Without a Close frame first, that is an abnormal closure (1006).
+    if (this.state === 'open') this.state = 'closing'
+    this.socket.end()
+  }
+
+  private readonly onError = (): void => {
+    this.socket.destroy()
+  }
+
+  private readonly onSocketDrain = (): void => {
+    this.checkDrained()
+  }
+
+  private readonly onSocketClose = (): void => {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    this.decompressor?.release()
+    this.compressor?.release()
+    this.parts = []
+    const code = this.closeReceived || this.closeSent ? this.closeCode : CloseCode.ABNORMAL
+    this.onGone?.(this)
+    this.handler.onClose?.(this, code, this.closeReason)
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** Close codes a peer may send (RFC 6455 §7.4.1, §7.4.2, and the IANA registry through 1014). */
+export function isValidCloseCode(code: number): boolean {
+  if (code >= 3000 && code <= 4999) return true
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
+}
+
+/** At most `max` bytes of UTF-8, cut on a character boundary. */
+function truncateUtf8(text: string, max: number): string {
+  if (Buffer.byteLength(text) <= max) return text
+  let cut = text
+  while (Buffer.byteLength(cut) > max - 3) cut = cut.slice(0, -1)
+  return `${cut}...`
+}
