@@ -804,7 +804,7 @@ methods('an unknown method gets 501, a method the route does not take 405 with A
     assertError(del, 405, 'DELETE is not allowed here')
     assert.is(field(del, 'allow'), 'GET, HEAD, OPTIONS')
     assertError(put, 405, 'PUT is not allowed here')
-    assert.is(field(put, 'allow'), 'POST, OPTIONS')
+    assert.is(field(put, 'allow'), 'POST, GET, HEAD, OPTIONS') // POST /echo, and GET /echo for WebSocket
     assertError(get404, 404, 'nothing is served at /no/such/thing')
     assertError(post404, 404, 'nothing is served at /no/such/thing')
     hello(after)
