@@ -23,6 +23,7 @@ import { HttpError } from './errors.ts'
 import { RequestParser, type ParserLimits, type RequestHead } from './parser.ts'
 import { IncomingRequest, type RequestOwner, type Takeover } from './request.ts'
 import { continue100, Response, standaloneError, type ResponseSink } from './response.ts'
+import { attachOwner, detachOwner, type SocketOwner } from './socket-owner.ts'
 
 export interface ConnectionOptions extends ParserLimits {
   /** From the first byte of a request to the end of its head. Past it: 408 (slowloris). */
@@ -43,7 +44,7 @@ type Deadline = 'none' | 'idle' | 'head' | 'body' | 'stalled' | 'linger'
 /** How long a closing connection keeps reading (and dropping) before it is destroyed. */
 const LINGER_MS = 2000
 
-export class Connection implements ResponseSink, RequestOwner {
+export class Connection implements ResponseSink, RequestOwner, SocketOwner {
   private readonly parser: RequestParser
   private request: IncomingRequest | null = null
   private response: Response | null = null
@@ -77,12 +78,7 @@ export class Connection implements ResponseSink, RequestOwner {
     private readonly onGone: (connection: Connection) => void,
   ) {
     this.parser = new RequestParser(options)
-    socket.setNoDelay(true)
-    socket.on('data', this.onData)
-    socket.on('end', this.onEnd)
-    socket.on('error', this.onError)
-    socket.on('close', this.onClose)
-    socket.on('drain', this.onDrain)
+    attachOwner(socket, this)
     this.setDeadline('idle', options.idleTimeoutMs)
   }
 
@@ -104,7 +100,7 @@ export class Connection implements ResponseSink, RequestOwner {
     const socket = this.socket
     if (!socket.writableNeedDrain || socket.destroyed) return Promise.resolve()
     // A response waiting on a client that does not read what we wrote: it has the idle
-    // timeout to read some of it, or it is dropped (onDrain clears the deadline).
+    // timeout to read some of it, or it is dropped (socketDrain clears the deadline).
     if (this.deadline === 'none') this.setDeadline('stalled', this.options.idleTimeoutMs)
     return new Promise((resolve) => {
       const done = () => {
@@ -181,7 +177,7 @@ export class Connection implements ResponseSink, RequestOwner {
 
   // ---- socket events
 
-  private readonly onData = (chunk: Buffer): void => {
+  socketData(chunk: Buffer): void {
     if (this.finishedReading) return // lingering after close: dropped
     if (this.request !== null && this.requestEnded) {
       // A response is pending: hold the bytes of the next requests until it ends.
@@ -197,7 +193,7 @@ export class Connection implements ResponseSink, RequestOwner {
     this.pump()
   }
 
-  private readonly onEnd = (): void => {
+  socketEnd(): void {
     // The client has sent all it will (it may still read). Every complete request it sent
     // is answered in order; then the connection closes (see endOfInput).
     this.peerEnded = true
@@ -206,12 +202,12 @@ export class Connection implements ResponseSink, RequestOwner {
     this.pump()
   }
 
-  private readonly onError = (): void => {
+  socketError(): void {
     // ECONNRESET, EPIPE and the like: nothing can be answered any more.
     this.socket.destroy()
   }
 
-  private readonly onClose = (): void => {
+  socketClose(): void {
     this.finishedReading = true
     this.deadline = 'none'
     this.request?.failBody(new HttpError(400, 'CONNECTION_CLOSED', 'the connection closed'))
@@ -221,7 +217,7 @@ export class Connection implements ResponseSink, RequestOwner {
     this.onGone(this)
   }
 
-  private readonly onDrain = (): void => {
+  socketDrain(): void {
     if (this.deadline === 'stalled') this.setDeadline('none', 0)
     if (!this.pausedForDrain) return
     this.pausedForDrain = false
@@ -348,12 +344,7 @@ export class Connection implements ResponseSink, RequestOwner {
     this.detached = true
     this.setDeadline('none', 0)
     const socket = this.socket
-    socket.pause() // the new owner resumes it once its own 'data' listener is on
-    socket.removeListener('data', this.onData)
-    socket.removeListener('end', this.onEnd)
-    socket.removeListener('error', this.onError)
-    socket.removeListener('close', this.onClose)
-    socket.removeListener('drain', this.onDrain)
+    detachOwner(socket) // paused: the new owner resumes it once it listens
     if (this.corked) {
       this.corked = false
       socket.uncork()

@@ -81,8 +81,8 @@ export class HttpListener {
   }
 
   private readonly accept = (socket: Socket): void => {
-    socket.on('error', ignore) // until a connection owns it; a reset before that is harmless
     if (this.closing) {
+      socket.on('error', ignore)
       socket.destroy()
       return
     }
@@ -90,10 +90,17 @@ export class HttpListener {
       refuse(socket, new HttpError(503, 'TOO_MANY_CONNECTIONS', 'the server is at its connection limit; try again later'))
       return
     }
+    // Counted until the socket closes, whoever owns it by then (HTTP or an upgraded protocol).
     this.sockets.add(socket)
-    socket.once('close', () => this.sockets.delete(socket))
+    ;(socket as CountedSocket)[LISTENER] = this
+    socket.on('close', forgetSocket)
     const connection = new Connection(socket, this.handler, this.options, this.forget)
     this.connections.add(connection)
+  }
+
+  /** A socket closed (shared by every socket: see forgetSocket). */
+  socketClosed(socket: Socket): void {
+    this.sockets.delete(socket)
   }
 
   /** A connection closed or handed its socket to another protocol. */
@@ -125,8 +132,17 @@ export class HttpListener {
   }
 }
 
+const LISTENER = Symbol('push-wire.listener')
+type CountedSocket = Socket & { [LISTENER]?: HttpListener }
+
+// One 'close' listener for every socket, rather than a closure each.
+function forgetSocket(this: CountedSocket): void {
+  this[LISTENER]?.socketClosed(this)
+}
+
 /** Answers a client we will not serve, and closes without a reset (see Connection). */
 function refuse(socket: Socket, error: HttpError): void {
+  socket.on('error', ignore)
   socket.end(standaloneError(error), 'latin1')
   socket.resume()
   socket.setTimeout(2000, () => socket.destroy())

@@ -8,7 +8,7 @@
 // stands alone, which is what lets a broadcast be compressed once for every subscriber.
 //
 // zlib runs on libuv's small thread pool: at most MAX_ZLIB_JOBS run at once, the rest
-// wait in order.
+// wait in order. The jobs of one compressor or decompressor run one after another.
 
 import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib'
 import { CloseCode, WsError } from './errors.ts'
@@ -129,9 +129,26 @@ function withZlibPlace<T>(job: () => Promise<T>): Promise<T> {
   return new Promise<void>((resolve) => waiting.push(resolve)).then(run)
 }
 
+/**
+ * Runs `job` on one zlib stream once the job before it on that stream has settled, then in
+ * a zlib place. Two jobs in flight on one stream would each collect the other's output
+ * (every 'data' listener sees every chunk), and a release() after one would close the
+ * stream under the other.
+ */
+function inTurn<T>(previous: Promise<unknown>, job: () => Promise<T>): Promise<T> {
+  const settled = previous.then(
+    () => undefined,
+    () => undefined,
+  )
+  return settled.then(() => withZlibPlace(job))
+}
+
 /** Compresses messages for one sender. The zlib stream is made on first use. */
 export class MessageCompressor {
   private stream: DeflateRaw | null = null
+  /** The last job asked for: one stream takes one message at a time (see inTurn). */
+  private previous: Promise<unknown> = Promise.resolve()
+  private closed = false
 
   constructor(
     private readonly windowBits: number,
@@ -141,10 +158,13 @@ export class MessageCompressor {
 
   /** The compressed payload of a whole message, its trailer removed. */
   compress(message: Buffer): Promise<Buffer> {
-    return withZlibPlace(() => this.run(message))
+    const job = inTurn(this.previous, () => this.run(message))
+    this.previous = job
+    return job
   }
 
   private run(message: Buffer): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new Error('the compressor is closed'))
     const stream = (this.stream ??= createDeflateRaw({ level: this.level, windowBits: this.windowBits, memLevel: 8 }))
     return new Promise((resolve, reject) => {
       const parts: Buffer[] = []
@@ -156,14 +176,17 @@ export class MessageCompressor {
         stream.off('data', onData)
         stream.off('error', reject)
         const output = Buffer.concat(parts)
-        if (this.noContextTakeover) this.release()
+        // Without context takeover the next message starts from an empty window: reset the
+        // stream rather than make a new one (making one costs far more than a reset).
+        if (this.noContextTakeover) stream.reset()
         resolve(output.subarray(0, output.length - TRAILER.length))
       })
     })
   }
 
-  /** Frees the zlib stream (its window is only needed with context takeover). */
-  release(): void {
+  /** The connection is gone: frees the zlib stream; jobs still waiting are refused. */
+  close(): void {
+    this.closed = true
     this.stream?.close()
     this.stream = null
   }
@@ -172,6 +195,9 @@ export class MessageCompressor {
 /** Decompresses messages from one peer, refusing any that inflate past `maxBytes`. */
 export class MessageDecompressor {
   private stream: InflateRaw | null = null
+  /** The last job asked for: one stream takes one message at a time (see inTurn). */
+  private previous: Promise<unknown> = Promise.resolve()
+  private closed = false
 
   constructor(
     private readonly maxBytes: number,
@@ -180,10 +206,13 @@ export class MessageDecompressor {
 
   /** The message a compressed payload holds. Rejects with 1009 as soon as it grows past the limit. */
   decompress(payload: Buffer): Promise<Buffer> {
-    return withZlibPlace(() => this.run(payload))
+    const job = inTurn(this.previous, () => this.run(payload))
+    this.previous = job
+    return job
   }
 
   private run(payload: Buffer): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new Error('the decompressor is closed'))
     // The window must be as large as the sender's: 15 bits takes every window a client may use.
     const stream = (this.stream ??= createInflateRaw({ windowBits: 15 }))
     return new Promise((resolve, reject) => {
@@ -203,7 +232,7 @@ export class MessageDecompressor {
       }
       const onError = (error: Error) => {
         failure ??= new WsError(CloseCode.INVALID_PAYLOAD, 'BAD_DEFLATE_DATA', `the compressed message is not valid DEFLATE data: ${error.message}`)
-        this.release()
+        this.discardStream()
         reject(failure)
       }
       stream.on('data', onData)
@@ -214,17 +243,28 @@ export class MessageDecompressor {
         stream.off('data', onData)
         stream.off('error', onError)
         if (failure !== null) {
-          this.release()
+          this.discardStream()
           reject(failure)
           return
         }
-        if (this.noContextTakeover) this.release()
+        // A message may end with a final block (RFC 7692 §7.2.3.3): that DEFLATE stream is
+        // over, and the next message is a new one. Otherwise, without context takeover,
+        // the window is emptied for the next message.
+        if (stream.readableEnded) this.discardStream()
+        else if (this.noContextTakeover) stream.reset()
         resolve(parts.length === 1 ? parts[0] : Buffer.concat(parts, total))
       })
     })
   }
 
-  release(): void {
+  /** The connection is gone: frees the zlib stream; jobs still waiting are refused. */
+  close(): void {
+    this.closed = true
+    this.discardStream()
+  }
+
+  /** Drops the current stream; the next message gets a fresh one. */
+  private discardStream(): void {
     this.stream?.close()
     this.stream = null
   }

@@ -93,10 +93,12 @@ export function acceptHandshake(head: RequestHead, options: HandshakeOptions): H
   }
 
   // Subprotocols: the first the client lists that this route speaks; never one it does not.
+  // 1#token: empty list elements are allowed (RFC 9110 §5.6.1), but one token at least.
   let protocol: string | null = null
   const offered = fieldValues(head, 'sec-websocket-protocol').flatMap((value) => value.split(','))
-  for (const element of offered) {
-    const name = element.trim()
+  const names = offered.map((element) => element.trim()).filter((name) => name !== '')
+  if (offered.length > 0 && names.length === 0) return refuse(400, 'WS_BAD_PROTOCOL', 'Sec-WebSocket-Protocol must be a list of tokens')
+  for (const name of names) {
     if (!isToken(name)) return refuse(400, 'WS_BAD_PROTOCOL', 'Sec-WebSocket-Protocol must be a list of tokens')
     if (protocol === null && options.protocols.includes(name)) protocol = name
   }

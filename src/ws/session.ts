@@ -23,6 +23,7 @@ import { MessageCompressor, MessageDecompressor, type DeflateParams } from './de
 import { CloseCode, WsError } from './errors.ts'
 import { closePayload, encodeFrame, frameHeader, FrameDecoder, Opcode, type FramePiece } from './frame.ts'
 import { isValidUtf8, Utf8Validator } from './utf8.ts'
+import { attachOwner, type SocketOwner } from '../http/socket-owner.ts'
 
 export interface SessionOptions {
   /** Largest message after reassembly and after inflation. Past it: 1009. */
@@ -54,10 +55,8 @@ export type SessionState = 'open' | 'closing' | 'closed'
 
 /** Bytes of output past which send() returns false (backpressure, not yet the 1008 limit). */
 const HIGH_WATER = 64 * 1024
-/** After the close handshake, how long the peer has to close its side before the socket is destroyed. */
-const LINGER_MS = 2000
 
-export class WsSession {
+export class WsSession implements SocketOwner {
   state: SessionState = 'open'
   /** The subprotocol agreed in the handshake. */
   readonly protocol: string | null
@@ -105,17 +104,13 @@ export class WsSession {
     this.compressor = deflate ? new MessageCompressor(deflate.serverMaxWindowBits, deflate.serverNoContextTakeover) : null
     this.decompressor = deflate ? new MessageDecompressor(options.maxMessageBytes, deflate.clientNoContextTakeover) : null
     socket.setNoDelay(true)
-    socket.on('data', this.onData)
-    socket.on('end', this.onEnd)
-    socket.on('error', this.onError)
-    socket.on('close', this.onSocketClose)
-    socket.on('drain', this.onSocketDrain)
+    attachOwner(socket, this)
   }
 
   /** Starts the session: writes the 101 response, then reads what followed the request. */
   open(response: string, rest: Buffer): void {
     this.socket.write(response, 'latin1')
-    if (rest.length > 0) this.onData(rest)
+    if (rest.length > 0) this.socketData(rest)
     this.socket.resume()
   }
 
@@ -133,7 +128,7 @@ export class WsSession {
   send(data: string | Buffer, binary = typeof data !== 'string'): boolean {
     if (this.state !== 'open') return false
     const payload = typeof data === 'string' ? Buffer.from(data) : data
-    if (this.socket.writableLength > this.options.maxBufferedBytes) {
+    if (this.bufferedAmount > this.options.maxBufferedBytes) {
       this.fail(new WsError(CloseCode.POLICY_VIOLATION, 'SLOW_READER', 'the client does not read what it is sent'))
       return false
     }
@@ -151,7 +146,7 @@ export class WsSession {
   /** Writes a frame encoded once for many sessions (a broadcast). It must fit what this session negotiated. */
   sendEncoded(frame: Buffer): boolean {
     if (this.state !== 'open') return false
-    if (this.socket.writableLength > this.options.maxBufferedBytes) {
+    if (this.bufferedAmount > this.options.maxBufferedBytes) {
       this.fail(new WsError(CloseCode.POLICY_VIOLATION, 'SLOW_READER', 'the client does not read what it is sent'))
       return false
     }
@@ -221,7 +216,7 @@ export class WsSession {
 
   // ---- reading
 
-  private readonly onData = (chunk: Buffer): void => {
+  socketData(chunk: Buffer): void {
     if (this.closeReceived || this.state === 'closed') return
     this.lastHeard = Date.now()
     this.decoder.feed(chunk)
@@ -248,7 +243,12 @@ export class WsSession {
     switch (piece.opcode) {
       case Opcode.PING:
         // RFC 6455 §5.5.2: a Pong with the same payload, at once, even inside a fragmented message.
-        if (this.state === 'open') this.writeFrame(Opcode.PONG, piece.data)
+        if (this.state !== 'open') return
+        // A peer that pings and does not read the pongs piles them up like any slow reader.
+        if (this.bufferedAmount > this.options.maxBufferedBytes) {
+          return new WsError(CloseCode.POLICY_VIOLATION, 'SLOW_READER', 'the client does not read what it is sent')
+        }
+        this.writeFrame(Opcode.PONG, piece.data)
         return
       case Opcode.PONG:
         this.pongDueAt = 0 // unsolicited pongs are fine (§5.5.3)
@@ -406,7 +406,9 @@ export class WsSession {
 
   private endSocket(): void {
     this.socket.end()
-    this.closeDueAt = Date.now() + LINGER_MS
+    // The peer has the close timeout to read what is still queued (a slow reader cut off with
+    // 1008 sees the code only after its backlog) and to close its side.
+    this.closeDueAt = Date.now() + this.options.closeTimeoutMs
     // Keep reading (and dropping) until the peer closes, so its last bytes do not reset the connection.
     if (this.readingPaused) {
       this.readingPaused = false
@@ -416,25 +418,25 @@ export class WsSession {
 
   // ---- socket events
 
-  private readonly onEnd = (): void => {
+  socketEnd(): void {
     // The peer closed its side. Without a Close frame first, that is an abnormal closure (1006).
     if (this.state === 'open') this.state = 'closing'
     this.socket.end()
   }
 
-  private readonly onError = (): void => {
+  socketError(): void {
     this.socket.destroy()
   }
 
-  private readonly onSocketDrain = (): void => {
+  socketDrain(): void {
     this.checkDrained()
   }
 
-  private readonly onSocketClose = (): void => {
+  socketClose(): void {
     if (this.state === 'closed') return
     this.state = 'closed'
-    this.decompressor?.release()
-    this.compressor?.release()
+    this.decompressor?.close()
+    this.compressor?.close()
     this.parts = []
     const code = this.closeReceived || this.closeSent ? this.closeCode : CloseCode.ABNORMAL
     this.onGone?.(this)

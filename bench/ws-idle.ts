@@ -1,0 +1,38 @@
+// Opens N idle WebSocket connections to /echo and holds them, for bench:ws's memory
+// figure. Prints "open N" once all are open; exits when stdin closes.
+//
+//   tsx bench/ws-idle.ts --port P --connections N
+
+import { randomBytes } from 'node:crypto'
+import { connect, type Socket } from 'node:net'
+import { parseArgs } from 'node:util'
+
+const { values } = parseArgs({ options: { port: { type: 'string' }, connections: { type: 'string', default: '10000' } } })
+const port = Number(values.port)
+const total = Number(values.connections)
+
+function open(): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    const key = randomBytes(16).toString('base64')
+    socket.write(`GET /echo HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`)
+    let head = ''
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1')
+      if (!head.includes('\r\n\r\n')) return
+      socket.off('data', onData)
+      if (!head.startsWith('HTTP/1.1 101')) reject(new Error(`no upgrade: ${head}`))
+      else resolve(socket)
+    }
+    socket.on('data', onData)
+    socket.once('error', reject)
+  })
+}
+
+const sockets: Socket[] = []
+for (let i = 0; i < total; i += 200) {
+  sockets.push(...(await Promise.all(Array.from({ length: Math.min(200, total - i) }, open))))
+}
+console.log(`open ${sockets.length}`)
+process.stdin.resume()
+process.stdin.on('end', () => process.exit(0))

@@ -1,0 +1,156 @@
+// npm run bench:ws [-- --rounds N --seconds S --idle 10000]
+//
+// push-wire's WebSocket echo (GET /echo) against the `ws` package's echo, same client,
+// same run, servers taking turns round after round:
+//   - small messages: 32-byte text, 100 connections, 16 in flight each: messages/s
+//   - large messages: 64 KiB binary, 10 connections, 4 in flight each: MB/s
+//   each with and without permessage-deflate, and the server's CPU time per message;
+//   - memory per idle connection: RSS growth of a fresh server (after GC) over N idle
+//     connections held by a client in another process, divided by N.
+// Servers run on CPU 0 and the load on CPU 1 when there are two CPUs.
+
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { parseArgs } from 'node:util'
+import { cpuSeconds, format, median, PIN, table } from './lib.ts'
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '3' },
+    idle: { type: 'string', default: '10000' },
+  },
+})
+const rounds = Number(values.rounds)
+const seconds = Number(values.seconds)
+const idleConnections = Number(values.idle)
+
+type Kind = 'push-wire' | 'ws'
+type Compression = 'plain' | 'deflate'
+
+interface Server {
+  kind: Kind
+  child: ChildProcess
+  port: number
+  /** RSS after a full GC, as the server itself reads it. */
+  rss(): Promise<number>
+  stop(): Promise<void>
+}
+
+function pinned(cpu: string | undefined, args: string[]): [string, string[]] {
+  return PIN && cpu ? ['taskset', ['-c', cpu, process.execPath, ...args]] : [process.execPath, args]
+}
+
+function lines(child: ChildProcess): AsyncIterator<string> {
+  return createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
+}
+
+async function startServer(kind: Kind, compression: Compression): Promise<Server> {
+  const [command, args] = pinned(PIN?.server, ['--expose-gc', '--import', 'tsx', 'bench/ws-server.ts', kind, compression])
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] })
+  const output = lines(child)
+  const first = await output.next()
+  const port = Number(/listening on http:\/\/[^:]+:(\d+)/.exec(String(first.value))?.[1])
+  if (!port) throw new Error(`${kind} did not start: ${first.value}`)
+  return {
+    kind,
+    child,
+    port,
+    async rss() {
+      child.stdin!.write('measure\n')
+      const line = await output.next()
+      return Number(/^rss (\d+)/.exec(String(line.value))![1])
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
+  }
+}
+
+interface LoadResult {
+  messagesPerSecond: number
+  megabytesPerSecond: number
+  cpuUsPerMessage: number
+}
+
+async function load(server: Server, flags: string[]): Promise<LoadResult> {
+  const [command, args] = pinned(PIN?.client, ['--import', 'tsx', 'bench/ws-load.ts', '--port', String(server.port), '--seconds', String(seconds), ...flags])
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const output = lines(child)
+  let before = 0
+  for (let line = await output.next(); !line.done; line = await output.next()) {
+    if (line.value === 'started') {
+      before = cpuSeconds(server.child.pid!)
+      continue
+    }
+    const result = JSON.parse(line.value) as { messages: number; messagesPerSecond: number; megabytesPerSecond: number }
+    const cpu = cpuSeconds(server.child.pid!) - before
+    return { messagesPerSecond: result.messagesPerSecond, megabytesPerSecond: result.megabytesPerSecond, cpuUsPerMessage: (cpu / result.messages) * 1e6 }
+  }
+  throw new Error('the load generator ended without a result')
+}
+
+async function idleMemory(kind: Kind): Promise<number> {
+  const server = await startServer(kind, 'plain')
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const before = await server.rss()
+    const [command, args] = pinned(PIN?.client, ['--import', 'tsx', 'bench/ws-idle.ts', '--port', String(server.port), '--connections', String(idleConnections)])
+    const client = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] })
+    const opened = await lines(client).next()
+    if (!String(opened.value).startsWith('open ')) throw new Error(`the idle client failed: ${opened.value}`)
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    const after = await server.rss()
+    client.stdin!.end()
+    await new Promise((resolve) => client.once('exit', resolve))
+    return (after - before) / idleConnections
+  } finally {
+    await server.stop()
+  }
+}
+
+const scenarios = [
+  { name: 'small: 32 B text, 100 connections', unit: 'msg/s', flags: ['--connections', '100', '--window', '16', '--size', '32'] },
+  { name: 'large: 64 KiB binary, 10 connections', unit: 'MB/s', flags: ['--connections', '10', '--window', '4', '--size', '65536', '--binary'] },
+]
+
+console.log(`bench:ws: ${rounds} rounds of ${seconds} s per scenario and server; ${PIN ? `servers on CPU ${PIN.server}, load on CPU ${PIN.client}` : 'no CPU pinning'}`)
+const rows: string[][] = []
+const summary: string[] = []
+for (const compression of ['plain', 'deflate'] as const) {
+  const servers = [await startServer('push-wire', compression), await startServer('ws', compression)]
+  try {
+    for (const scenario of scenarios) {
+      const flags = compression === 'deflate' ? [...scenario.flags, '--deflate'] : scenario.flags
+      for (const server of servers) await load(server, [...flags]) // warm-up round, not counted
+      const samples = new Map<Server, LoadResult[]>(servers.map((s) => [s, []]))
+      for (let round = 0; round < rounds; round++) {
+        for (const server of round % 2 === 0 ? servers : [...servers].reverse()) samples.get(server)!.push(await load(server, flags))
+      }
+      const medians = servers.map((server) => {
+        const list = samples.get(server)!
+        const rate = median(list.map((r) => (scenario.unit === 'MB/s' ? r.megabytesPerSecond : r.messagesPerSecond)))
+        return { server, rate, cpu: median(list.map((r) => r.cpuUsPerMessage)) }
+      })
+      const ratio = medians[0].rate / medians[1].rate
+      for (const m of medians) {
+        rows.push([`${scenario.name}, ${compression}`, m.server.kind, `${format(m.rate, scenario.unit === 'MB/s' ? 1 : 0)} ${scenario.unit}`, `${format(m.cpu, 1)} µs`, m.server.kind === 'push-wire' ? `${format(ratio, 2)}x` : ''])
+      }
+      summary.push(`${scenario.name}, ${compression}: ${format(ratio, 2)}x ws, CPU per message ${format(medians[0].cpu, 1)} vs ${format(medians[1].cpu, 1)} µs`)
+    }
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()))
+  }
+}
+
+const memory = { pushWire: await idleMemory('push-wire'), ws: await idleMemory('ws') }
+rows.push([`memory per idle connection (${idleConnections})`, 'push-wire', `${format(memory.pushWire)} B`, '', `${format(memory.pushWire / memory.ws, 2)}x`])
+rows.push([`memory per idle connection (${idleConnections})`, 'ws', `${format(memory.ws)} B`, '', ''])
+summary.push(`memory per idle connection: ${format(memory.pushWire)} B vs ${format(memory.ws)} B (${format(memory.pushWire / memory.ws, 2)}x ws)`)
+
+console.log()
+console.log(table(['scenario', 'server', 'throughput (median)', 'server CPU/message', 'ratio'], rows))
+console.log()
+for (const line of summary) console.log(line)
