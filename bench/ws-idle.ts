@@ -1,11 +1,13 @@
 // Opens N idle WebSocket connections to /echo and holds them, for bench:ws's memory
-// figure. Prints "open N" once all are open; exits when stdin closes.
+// figure. Like any live client it answers the server's pings (push-wire drops peers that
+// do not). Prints "open N" once all are open; exits when stdin closes.
 //
 //   tsx bench/ws-idle.ts --port P --connections N
 
 import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
 import { parseArgs } from 'node:util'
+import { encodeFrame, FrameDecoder, Opcode } from '../src/ws/frame.ts'
 
 const { values } = parseArgs({ options: { port: { type: 'string' }, connections: { type: 'string', default: '10000' } } })
 const port = Number(values.port)
@@ -21,8 +23,15 @@ function open(): Promise<Socket> {
       head += chunk.toString('latin1')
       if (!head.includes('\r\n\r\n')) return
       socket.off('data', onData)
-      if (!head.startsWith('HTTP/1.1 101')) reject(new Error(`no upgrade: ${head}`))
-      else resolve(socket)
+      if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`no upgrade: ${head}`))
+      const decoder = new FrameDecoder({ expectMasked: false, allowRsv1: false, maxPayload: 1 << 20 })
+      socket.on('data', (data: Buffer) => {
+        decoder.feed(data)
+        for (let event = decoder.next(); event.type === 'frame'; event = decoder.next()) {
+          if (event.opcode === Opcode.PING) socket.write(encodeFrame(Opcode.PONG, event.data, { mask: randomBytes(4) }))
+        }
+      })
+      resolve(socket)
     }
     socket.on('data', onData)
     socket.once('error', reject)

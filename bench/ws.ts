@@ -1,12 +1,13 @@
-// npm run bench:ws [-- --rounds N --seconds S --idle 10000]
+// npm run bench:ws [-- --rounds N --seconds S --idle 10000 --memory-rounds 3 --settle 30 --memory-only]
 //
 // push-wire's WebSocket echo (GET /echo) against the `ws` package's echo, same client,
 // same run, servers taking turns round after round:
 //   - small messages: 32-byte text, 100 connections, 16 in flight each: messages/s
 //   - large messages: 64 KiB binary, 10 connections, 4 in flight each: MB/s
 //   each with and without permessage-deflate, and the server's CPU time per message;
-//   - memory per idle connection: RSS growth of a fresh server (after GC) over N idle
-//     connections held by a client in another process, divided by N.
+//   - memory per idle connection: RSS growth of a fresh server over N idle connections
+//     held by a client in another process, divided by N; both readings after a full GC
+//     and once the server has settled (see idleMemory).
 // Servers run on CPU 0 and the load on CPU 1 when there are two CPUs.
 
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -19,11 +20,16 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '3' },
     idle: { type: 'string', default: '10000' },
+    'memory-only': { type: 'boolean', default: false },
+    settle: { type: 'string', default: '30' },
+    'memory-rounds': { type: 'string', default: '3' },
   },
 })
 const rounds = Number(values.rounds)
 const seconds = Number(values.seconds)
 const idleConnections = Number(values.idle)
+const settleMs = Number(values.settle) * 1000
+const memoryRounds = Number(values['memory-rounds'])
 
 type Kind = 'push-wire' | 'ws'
 type Compression = 'plain' | 'deflate'
@@ -95,13 +101,16 @@ async function load(server: Server, flags: string[]): Promise<LoadResult> {
 async function idleMemory(kind: Kind): Promise<number> {
   const server = await startServer(kind, 'plain')
   try {
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    // Memory is read in the steady state: after the allocation burst of start-up (or of
+    // 10,000 handshakes) V8 keeps a large young generation until its memory reducer, after
+    // some idle seconds, gives it back. Both readings wait for that, for both servers.
+    await new Promise((resolve) => setTimeout(resolve, settleMs))
     const before = await server.rss()
     const [command, args] = pinned(PIN?.client, ['--import', 'tsx', 'bench/ws-idle.ts', '--port', String(server.port), '--connections', String(idleConnections)])
     const client = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] })
     const opened = await lines(client).next()
     if (!String(opened.value).startsWith('open ')) throw new Error(`the idle client failed: ${opened.value}`)
-    await new Promise((resolve) => setTimeout(resolve, 2000))
+    await new Promise((resolve) => setTimeout(resolve, settleMs))
     const after = await server.rss()
     client.stdin!.end()
     await new Promise((resolve) => client.once('exit', resolve))
@@ -119,7 +128,7 @@ const scenarios = [
 console.log(`bench:ws: ${rounds} rounds of ${seconds} s per scenario and server; ${PIN ? `servers on CPU ${PIN.server}, load on CPU ${PIN.client}` : 'no CPU pinning'}`)
 const rows: string[][] = []
 const summary: string[] = []
-for (const compression of ['plain', 'deflate'] as const) {
+for (const compression of values['memory-only'] ? [] : (['plain', 'deflate'] as const)) {
   const servers = [await startServer('push-wire', compression), await startServer('ws', compression)]
   try {
     for (const scenario of scenarios) {
@@ -145,9 +154,15 @@ for (const compression of ['plain', 'deflate'] as const) {
   }
 }
 
-const memory = { pushWire: await idleMemory('push-wire'), ws: await idleMemory('ws') }
-rows.push([`memory per idle connection (${idleConnections})`, 'push-wire', `${format(memory.pushWire)} B`, '', `${format(memory.pushWire / memory.ws, 2)}x`])
-rows.push([`memory per idle connection (${idleConnections})`, 'ws', `${format(memory.ws)} B`, '', ''])
+// Taking turns, like the throughput rounds; the median of each.
+const memorySamples = { pushWire: [] as number[], ws: [] as number[] }
+for (let round = 0; round < memoryRounds; round++) {
+  memorySamples.pushWire.push(await idleMemory('push-wire'))
+  memorySamples.ws.push(await idleMemory('ws'))
+}
+const memory = { pushWire: median(memorySamples.pushWire), ws: median(memorySamples.ws) }
+rows.push([`memory per idle connection (${idleConnections}, median of ${memoryRounds})`, 'push-wire', `${format(memory.pushWire)} B`, '', `${format(memory.pushWire / memory.ws, 2)}x`])
+rows.push([`memory per idle connection (${idleConnections}, median of ${memoryRounds})`, 'ws', `${format(memory.ws)} B`, '', ''])
 summary.push(`memory per idle connection: ${format(memory.pushWire)} B vs ${format(memory.ws)} B (${format(memory.pushWire / memory.ws, 2)}x ws)`)
 
 console.log()

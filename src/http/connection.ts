@@ -19,6 +19,7 @@
 // a reset does not destroy the response before the client has read it (RFC 9112 §9.6).
 
 import type { Socket } from 'node:net'
+import { now } from '../clock.ts'
 import { HttpError } from './errors.ts'
 import { RequestParser, type ParserLimits, type RequestHead } from './parser.ts'
 import { IncomingRequest, type RequestOwner, type Takeover } from './request.ts'
@@ -67,7 +68,7 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
   private finishedReading = false
   private peerEnded = false
   private detached = false
-  /** When the current deadline passes (ms since the epoch), and what it is for. */
+  /** When the current deadline passes (on the clock of ../clock.ts), and what it is for. */
   deadlineAt = 0
   private deadline: Deadline = 'none'
 
@@ -147,8 +148,8 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
   // ---- the server's side
 
   /** Called by the listener's sweep: acts on a deadline that has passed. */
-  expire(now: number): void {
-    if (this.deadline === 'none' || now < this.deadlineAt) return
+  expire(time: number): void {
+    if (this.deadline === 'none' || time < this.deadlineAt) return
     const kind = this.deadline
     this.deadline = 'none'
     this.deadlineAt = 0
@@ -433,6 +434,6 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
 
   private setDeadline(kind: Deadline, afterMs: number): void {
     this.deadline = kind
-    this.deadlineAt = kind === 'none' ? 0 : Date.now() + afterMs
+    this.deadlineAt = kind === 'none' ? 0 : now() + afterMs
   }
 }

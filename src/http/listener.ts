@@ -11,9 +11,11 @@
 //   a number and the sweep closes the ones that passed it.
 
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { now } from '../clock.ts'
 import { Connection, type ConnectionOptions, type RequestHandler } from './connection.ts'
 import { HttpError } from './errors.ts'
 import { standaloneError } from './response.ts'
+import { watchSocket, type SocketWatcher } from './socket-owner.ts'
 
 export interface ListenerOptions extends ConnectionOptions {
   /** Open sockets (HTTP and upgraded) past which new clients get 503. */
@@ -23,13 +25,13 @@ export interface ListenerOptions extends ConnectionOptions {
 /** Something that must say goodbye on shutdown (an upgraded session, a stream). */
 export type ShutdownHook = () => void
 
-export class HttpListener {
+export class HttpListener implements SocketWatcher {
   readonly server: Server
   private readonly connections = new Set<Connection>()
   private readonly sockets = new Set<Socket>()
   private readonly shutdownHooks = new Set<ShutdownHook>()
   private sweepTimer: NodeJS.Timeout | null = null
-  private lastAcceptError = 0
+  private lastAcceptError = -Infinity
   private closing = false
 
   constructor(
@@ -92,13 +94,12 @@ export class HttpListener {
     }
     // Counted until the socket closes, whoever owns it by then (HTTP or an upgraded protocol).
     this.sockets.add(socket)
-    ;(socket as CountedSocket)[LISTENER] = this
-    socket.on('close', forgetSocket)
+    watchSocket(socket, this)
     const connection = new Connection(socket, this.handler, this.options, this.forget)
     this.connections.add(connection)
   }
 
-  /** A socket closed (shared by every socket: see forgetSocket). */
+  /** A socket closed (SocketWatcher). */
   socketClosed(socket: Socket): void {
     this.sockets.delete(socket)
   }
@@ -111,9 +112,9 @@ export class HttpListener {
   private readonly onServerError = (error: NodeJS.ErrnoException): void => {
     if (!this.server.listening) return // listen() reports it
     // EMFILE / ENFILE on accept that libuv could not absorb: the pending client was dropped; say so at most once a second.
-    const now = Date.now()
-    if (now - this.lastAcceptError > 1000) {
-      this.lastAcceptError = now
+    const time = now()
+    if (time - this.lastAcceptError > 1000) {
+      this.lastAcceptError = time
       console.error(`push-wire: accept failed (${error.code ?? error.message}); serving the open connections goes on`)
     }
   }
@@ -123,21 +124,13 @@ export class HttpListener {
     // A quarter of the shortest timeout, between 10 ms and 1 s: deadlines are met within that.
     const every = Math.max(10, Math.min(1000, Math.floor(Math.min(headerTimeoutMs, bodyTimeoutMs, idleTimeoutMs) / 4)))
     this.sweepTimer = setInterval(() => {
-      const now = Date.now()
+      const time = now()
       for (const connection of this.connections) {
-        if (connection.deadlineAt !== 0 && connection.deadlineAt <= now) connection.expire(now)
+        if (connection.deadlineAt !== 0 && connection.deadlineAt <= time) connection.expire(time)
       }
     }, every)
     this.sweepTimer.unref()
   }
-}
-
-const LISTENER = Symbol('push-wire.listener')
-type CountedSocket = Socket & { [LISTENER]?: HttpListener }
-
-// One 'close' listener for every socket, rather than a closure each.
-function forgetSocket(this: CountedSocket): void {
-  this[LISTENER]?.socketClosed(this)
 }
 
 /** Answers a client we will not serve, and closes without a reset (see Connection). */

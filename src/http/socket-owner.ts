@@ -1,14 +1,17 @@
 // The socket's event listeners, shared by every connection.
 //
 // A socket has one owner at a time: the HTTP connection, then (after an upgrade) the
-// WebSocket session. Instead of five closures per connection, the five listeners below
-// are the same functions for every socket, and find the owner on the socket itself.
-// An idle connection then costs no function objects, and handing a socket over is
-// detaching one owner and attaching the next.
+// WebSocket session. Instead of five closures per connection, the listeners below are the
+// same functions for every socket, and find the owner on the socket itself. An idle
+// connection then costs no function objects, and handing a socket over is detaching one
+// owner and attaching the next.
+//
+// The listener that accepted the socket also watches it, to count open sockets until
+// they close, whoever owns them by then: the 'close' listener stays on through hand-offs.
 
 import type { Socket } from 'node:net'
 
-/** What owns a socket: the five events it handles. */
+/** What owns a socket: the events it handles. */
 export interface SocketOwner {
   socketData(chunk: Buffer): void
   /** The peer sent FIN. */
@@ -19,9 +22,16 @@ export interface SocketOwner {
   socketDrain(): void
 }
 
-const OWNER = Symbol('push-wire.owner')
+/** What counts a socket until it closes (the listener). */
+export interface SocketWatcher {
+  socketClosed(socket: Socket): void
+}
 
-type OwnedSocket = Socket & { [OWNER]?: SocketOwner }
+const OWNER = Symbol('push-wire.owner')
+const WATCHER = Symbol('push-wire.watcher')
+const CLOSE_HEARD = Symbol('push-wire.close-heard')
+
+type OwnedSocket = Socket & { [OWNER]?: SocketOwner; [WATCHER]?: SocketWatcher; [CLOSE_HEARD]?: true }
 
 function onData(this: OwnedSocket, chunk: Buffer): void {
   this[OWNER]?.socketData(chunk)
@@ -34,9 +44,22 @@ function onError(this: OwnedSocket, error: Error): void {
 }
 function onClose(this: OwnedSocket): void {
   this[OWNER]?.socketClose()
+  this[WATCHER]?.socketClosed(this)
 }
 function onDrain(this: OwnedSocket): void {
   this[OWNER]?.socketDrain()
+}
+
+function hearClose(socket: OwnedSocket): void {
+  if (socket[CLOSE_HEARD]) return
+  socket[CLOSE_HEARD] = true
+  socket.on('close', onClose)
+}
+
+/** `watcher` hears when the socket closes, whoever owns it then. */
+export function watchSocket(socket: Socket, watcher: SocketWatcher): void {
+  ;(socket as OwnedSocket)[WATCHER] = watcher
+  hearClose(socket as OwnedSocket)
 }
 
 /** Makes `owner` the one that handles the socket's events. */
@@ -46,19 +69,21 @@ export function attachOwner(socket: Socket, owner: SocketOwner): void {
     socket.on('data', onData)
     socket.on('end', onEnd)
     socket.on('error', onError)
-    socket.on('close', onClose)
     socket.on('drain', onDrain)
+    hearClose(owned)
   }
   owned[OWNER] = owner
 }
 
-/** Leaves the socket with none of our listeners, for a new owner to take (it is paused first). */
+/**
+ * Leaves the socket paused and without our data, end, error and drain listeners, for a
+ * new owner to take. (The shared 'close' listener stays: it does nothing without an owner.)
+ */
 export function detachOwner(socket: Socket): void {
   socket.pause()
   socket.off('data', onData)
   socket.off('end', onEnd)
   socket.off('error', onError)
-  socket.off('close', onClose)
   socket.off('drain', onDrain)
   ;(socket as OwnedSocket)[OWNER] = undefined
 }

@@ -3,6 +3,7 @@
 // from the HTTP connection, keeps its sessions, runs one sweep for all their timers
 // (heartbeat, pong and close timeouts), and closes them with 1001 on shutdown.
 
+import { now } from '../clock.ts'
 import { HttpError } from '../http/errors.ts'
 import type { HttpListener } from '../http/listener.ts'
 import type { RouteHandler } from '../http/router.ts'
@@ -82,8 +83,8 @@ export class WsEndpoint {
     // A quarter of the shortest timeout, between 10 ms and 1 s.
     const every = Math.max(10, Math.min(1000, Math.floor(Math.min(pingIntervalMs, pongTimeoutMs, closeTimeoutMs) / 4)))
     this.sweepTimer = setInterval(() => {
-      const now = Date.now()
-      for (const session of this.sessions) session.tick(now)
+      const time = now()
+      for (const session of this.sessions) session.tick(time)
     }, every)
     this.sweepTimer.unref()
   }

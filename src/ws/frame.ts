@@ -128,6 +128,11 @@ export class FrameDecoder {
     return this.input.length - this.pos
   }
 
+  /** Between frames with nothing held: the decoder could be dropped and a new one would carry on. */
+  get idle(): boolean {
+    return this.state === State.Header && this.gathered === 0 && this.pos === this.input.length
+  }
+
   next(): DecoderEvent {
     for (;;) {
       switch (this.state) {

@@ -19,6 +19,7 @@
 // answer are dropped, and a close handshake that is not answered ends with the socket.
 
 import type { Socket } from 'node:net'
+import { now } from '../clock.ts'
 import { MessageCompressor, MessageDecompressor, type DeflateParams } from './deflate.ts'
 import { CloseCode, WsError } from './errors.ts'
 import { closePayload, encodeFrame, frameHeader, FrameDecoder, Opcode, type FramePiece } from './frame.ts'
@@ -60,15 +61,19 @@ export class WsSession implements SocketOwner {
   state: SessionState = 'open'
   /** The subprotocol agreed in the handshake. */
   readonly protocol: string | null
-  private readonly decoder: FrameDecoder
-  private readonly utf8 = new Utf8Validator()
+  // Codec state exists only while bytes are in flight: an idle connection holds none of it.
+  /** Made when bytes arrive, dropped at a frame boundary with nothing buffered. */
+  private decoder: FrameDecoder | null = null
+  /** Made when a text message starts, dropped when it ends. */
+  private utf8: Utf8Validator | null = null
   private readonly compressor: MessageCompressor | null
   private readonly decompressor: MessageDecompressor | null
 
   // The message being received.
   private messageOpcode = 0
   private messageCompressed = false
-  private parts: Buffer[] = []
+  /** The current message's pieces, null between messages. */
+  private parts: Buffer[] | null = null
   private messageBytes = 0
 
   /** Reading waits: a compressed message is being inflated, or the application paused it. */
@@ -86,7 +91,7 @@ export class WsSession implements SocketOwner {
   private closeReason = ''
 
   // Time, kept as deadlines the sweep checks.
-  private lastHeard = Date.now()
+  private lastHeard = now()
   private pongDueAt = 0
   private closeDueAt = 0
 
@@ -100,7 +105,6 @@ export class WsSession implements SocketOwner {
   ) {
     this.protocol = protocol
     const deflate = options.deflate
-    this.decoder = new FrameDecoder({ expectMasked: true, allowRsv1: deflate !== null, maxPayload: options.maxMessageBytes })
     this.compressor = deflate ? new MessageCompressor(deflate.serverMaxWindowBits, deflate.serverNoContextTakeover) : null
     this.decompressor = deflate ? new MessageDecompressor(options.maxMessageBytes, deflate.clientNoContextTakeover) : null
     socket.setNoDelay(true)
@@ -179,7 +183,7 @@ export class WsSession implements SocketOwner {
     if (this.state !== 'open') return
     this.sendClose(code, reason)
     this.state = 'closing'
-    this.closeDueAt = Date.now() + this.options.closeTimeoutMs
+    this.closeDueAt = now() + this.options.closeTimeoutMs
   }
 
   /** Stops reading the peer (its messages wait in the socket) until resumeReading(). */
@@ -195,22 +199,22 @@ export class WsSession implements SocketOwner {
     this.pump()
   }
 
-  /** Called by the endpoint's sweep: heartbeat and timeouts. */
-  tick(now: number): void {
+  /** Called by the endpoint's sweep with the time (../clock.ts): heartbeat and timeouts. */
+  tick(time: number): void {
     if (this.state === 'closed') return
-    if (this.closeDueAt !== 0 && now >= this.closeDueAt) {
+    if (this.closeDueAt !== 0 && time >= this.closeDueAt) {
       // The peer did not answer our Close, or did not close TCP after the handshake.
       this.socket.destroy()
       return
     }
     if (this.state !== 'open') return
     if (this.pongDueAt !== 0) {
-      if (now >= this.pongDueAt) this.socket.destroy() // a dead peer: half-open TCP must not live on
+      if (time >= this.pongDueAt) this.socket.destroy() // a dead peer: half-open TCP must not live on
       return
     }
-    if (now - this.lastHeard >= this.options.pingIntervalMs) {
+    if (time - this.lastHeard >= this.options.pingIntervalMs) {
       this.writeFrame(Opcode.PING, EMPTY)
-      this.pongDueAt = now + this.options.pongTimeoutMs
+      this.pongDueAt = time + this.options.pongTimeoutMs
     }
   }
 
@@ -218,15 +222,20 @@ export class WsSession implements SocketOwner {
 
   socketData(chunk: Buffer): void {
     if (this.closeReceived || this.state === 'closed') return
-    this.lastHeard = Date.now()
-    this.decoder.feed(chunk)
+    this.lastHeard = now()
+    ;(this.decoder ??= new FrameDecoder({ expectMasked: true, allowRsv1: this.options.deflate !== null, maxPayload: this.options.maxMessageBytes })).feed(chunk)
     this.pump()
   }
 
   private pump(): void {
     while (!this.inflating && !this.readingPaused && !this.closeReceived && this.state !== 'closed') {
-      const event = this.decoder.next()
-      if (event.type === 'need-data') return
+      const decoder = this.decoder
+      if (decoder === null) return
+      const event = decoder.next()
+      if (event.type === 'need-data') {
+        if (decoder.idle) this.decoder = null
+        return
+      }
       if (event.type === 'error') {
         this.fail(event.error)
         return
@@ -259,13 +268,14 @@ export class WsSession implements SocketOwner {
     // After our Close, data is dropped until the peer's Close arrives (§5.5.1).
     if (this.state !== 'open') return
     if (piece.first) {
-      const continuing = this.parts.length > 0 || this.messageOpcode !== 0
+      const continuing = this.messageOpcode !== 0
       if (piece.opcode === Opcode.CONTINUATION) {
         if (!continuing) return new WsError(CloseCode.PROTOCOL_ERROR, 'UNEXPECTED_CONTINUATION', 'a continuation frame with no message to continue')
       } else {
         if (continuing) return new WsError(CloseCode.PROTOCOL_ERROR, 'EXPECTED_CONTINUATION', 'a new message began inside a fragmented one')
         this.messageOpcode = piece.opcode
         this.messageCompressed = piece.rsv1
+        if (piece.opcode === Opcode.TEXT && !piece.rsv1) this.utf8 = new Utf8Validator()
       }
     }
     const data = piece.data
@@ -275,10 +285,11 @@ export class WsSession implements SocketOwner {
         return new WsError(CloseCode.MESSAGE_TOO_BIG, 'MESSAGE_TOO_BIG', `a message of more than ${this.options.maxMessageBytes} bytes`)
       }
       // Fail fast: the piece with the first invalid byte fails the connection (§8.1).
-      if (this.messageOpcode === Opcode.TEXT && !this.messageCompressed && !this.utf8.write(data)) {
+      if (this.utf8 !== null && !this.utf8.write(data)) {
         return new WsError(CloseCode.INVALID_PAYLOAD, 'INVALID_UTF8', 'a text message is not valid UTF-8')
       }
-      this.parts.push(data)
+      if (this.parts === null) this.parts = [data]
+      else this.parts.push(data)
     }
     if (piece.last && piece.fin) return this.endMessage()
   }
@@ -286,13 +297,16 @@ export class WsSession implements SocketOwner {
   private endMessage(): WsError | undefined {
     const isBinary = this.messageOpcode === Opcode.BINARY
     const compressed = this.messageCompressed
-    const payload = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.messageBytes)
-    this.parts = []
+    const parts = this.parts
+    const payload = parts === null ? EMPTY : parts.length === 1 ? parts[0] : Buffer.concat(parts, this.messageBytes)
+    const utf8 = this.utf8
+    this.parts = null
+    this.utf8 = null
     this.messageBytes = 0
     this.messageOpcode = 0
     this.messageCompressed = false
     if (!compressed) {
-      if (!isBinary && !this.utf8.end()) return new WsError(CloseCode.INVALID_PAYLOAD, 'INVALID_UTF8', 'a text message ends inside a UTF-8 sequence')
+      if (utf8 !== null && !utf8.end()) return new WsError(CloseCode.INVALID_PAYLOAD, 'INVALID_UTF8', 'a text message ends inside a UTF-8 sequence')
       this.deliver(payload, isBinary)
       return
     }
@@ -408,7 +422,7 @@ export class WsSession implements SocketOwner {
     this.socket.end()
     // The peer has the close timeout to read what is still queued (a slow reader cut off with
     // 1008 sees the code only after its backlog) and to close its side.
-    this.closeDueAt = Date.now() + this.options.closeTimeoutMs
+    this.closeDueAt = now() + this.options.closeTimeoutMs
     // Keep reading (and dropping) until the peer closes, so its last bytes do not reset the connection.
     if (this.readingPaused) {
       this.readingPaused = false
@@ -437,7 +451,7 @@ export class WsSession implements SocketOwner {
     this.state = 'closed'
     this.decompressor?.close()
     this.compressor?.close()
-    this.parts = []
+    this.parts = null
     const code = this.closeReceived || this.closeSent ? this.closeCode : CloseCode.ABNORMAL
     this.onGone?.(this)
     this.handler.onClose?.(this, code, this.closeReason)
