@@ -143,6 +143,17 @@ function inTurn<T>(previous: Promise<unknown>, job: () => Promise<T>): Promise<T
   return settled.then(() => withZlibPlace(job))
 }
 
+/**
+ * A zlib stream with an error listener of its own for its whole life: an error that comes
+ * when no job is listening (after close(), say) must not become an uncaught exception.
+ */
+function guarded<T extends DeflateRaw | InflateRaw>(stream: T): T {
+  stream.on('error', ignore)
+  return stream
+}
+
+function ignore(): void {}
+
 /** Compresses messages for one sender. The zlib stream is made on first use. */
 export class MessageCompressor {
   private stream: DeflateRaw | null = null
@@ -165,7 +176,7 @@ export class MessageCompressor {
 
   private run(message: Buffer): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error('the compressor is closed'))
-    const stream = (this.stream ??= createDeflateRaw({ level: this.level, windowBits: this.windowBits, memLevel: 8 }))
+    const stream = (this.stream ??= guarded(createDeflateRaw({ level: this.level, windowBits: this.windowBits, memLevel: 8 })))
     return new Promise((resolve, reject) => {
       const parts: Buffer[] = []
       const onData = (chunk: Buffer) => parts.push(chunk)
@@ -175,6 +186,8 @@ export class MessageCompressor {
       stream.flush(constants.Z_SYNC_FLUSH, () => {
         stream.off('data', onData)
         stream.off('error', reject)
+        // close() during the job: the stream is gone, and must not be touched again.
+        if (this.stream !== stream) return reject(new Error('the compressor was closed'))
         const output = Buffer.concat(parts)
         // Without context takeover the next message starts from an empty window: reset the
         // stream rather than make a new one (making one costs far more than a reset).
@@ -214,7 +227,7 @@ export class MessageDecompressor {
   private run(payload: Buffer): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error('the decompressor is closed'))
     // The window must be as large as the sender's: 15 bits takes every window a client may use.
-    const stream = (this.stream ??= createInflateRaw({ windowBits: 15 }))
+    const stream = (this.stream ??= guarded(createInflateRaw({ windowBits: 15 })))
     return new Promise((resolve, reject) => {
       const parts: Buffer[] = []
       let total = 0
@@ -242,6 +255,8 @@ export class MessageDecompressor {
       stream.flush(() => {
         stream.off('data', onData)
         stream.off('error', onError)
+        // close() during the job: the stream is gone, and must not be touched again.
+        if (this.stream !== stream) return reject(failure ?? new Error('the decompressor was closed'))
         if (failure !== null) {
           this.discardStream()
           reject(failure)

@@ -140,7 +140,7 @@ export class WsSession implements SocketOwner {
     if (this.compressor !== null && payload.length >= this.options.deflateThreshold) {
       this.queueCompressed(opcode, payload)
     } else if (this.sendChain !== null) {
-      this.sendChain = this.sendChain.then(() => this.writeMessage(opcode, payload, false))
+      this.afterPendingSends(() => this.writeMessage(opcode, payload, false))
     } else {
       this.writeMessage(opcode, payload, false)
     }
@@ -154,7 +154,7 @@ export class WsSession implements SocketOwner {
       this.fail(new WsError(CloseCode.POLICY_VIOLATION, 'SLOW_READER', 'the client does not read what it is sent'))
       return false
     }
-    if (this.sendChain !== null) this.sendChain = this.sendChain.then(() => void this.socket.write(frame))
+    if (this.sendChain !== null) this.afterPendingSends(() => void this.socket.write(frame))
     else this.socket.write(frame)
     return this.belowHighWater()
   }
@@ -360,24 +360,27 @@ export class WsSession implements SocketOwner {
 
   private queueCompressed(opcode: number, payload: Buffer): void {
     this.compressingBytes += payload.length
-    const compressed = this.compressor!.compress(payload)
-    const previous = this.sendChain ?? Promise.resolve()
-    const chain = previous
-      .then(() => compressed)
-      .then(
-        (data) => {
-          this.compressingBytes -= payload.length
-          this.writeMessage(opcode, data, true)
-          this.checkDrained()
-        },
-        () => {
-          this.compressingBytes -= payload.length
-          this.fail(new WsError(CloseCode.INTERNAL_ERROR, 'DEFLATE_FAILED', 'a message could not be compressed'))
-        },
-      )
-      .finally(() => {
-        if (this.sendChain === chain) this.sendChain = null
-      })
+    const compressed = this.compressor!.compress(payload).then(
+      (data) => ({ data }),
+      () => null,
+    )
+    this.afterPendingSends(async () => {
+      const result = await compressed
+      this.compressingBytes -= payload.length
+      if (result === null) {
+        this.fail(new WsError(CloseCode.INTERNAL_ERROR, 'DEFLATE_FAILED', 'a message could not be compressed'))
+        return
+      }
+      this.writeMessage(opcode, result.data, true)
+      this.checkDrained()
+    })
+  }
+
+  /** Runs `write` once the sends before it are out; the chain is dropped when it runs dry. */
+  private afterPendingSends(write: () => void | Promise<void>): void {
+    const chain: Promise<void> = (this.sendChain ?? Promise.resolve()).then(write).finally(() => {
+      if (this.sendChain === chain) this.sendChain = null
+    })
     this.sendChain = chain
   }
 

@@ -286,6 +286,21 @@ interop('after a message that ended its DEFLATE stream, the next messages decomp
   assert.ok((await decompressor.decompress(deflateRawSync(hello))).equals(hello), 'and another final-block message')
 })
 
+interop('closing a compressor or decompressor while a job runs rejects the job and leaves the process standing', async () => {
+  // zlib asserts (an uncaught exception) if a closed stream is reset: the job must see the close.
+  const big = Buffer.alloc(4 * MiB, 'abcdefgh')
+  for (const noContextTakeover of [true, false]) {
+    const decompressor = new MessageDecompressor(64 * MiB, noContextTakeover)
+    const inflating = decompressor.decompress(deflateRawSync(big, { finishFlush: Z_SYNC_FLUSH }).subarray(0, -4))
+    setImmediate(() => decompressor.close())
+    assert.match(await inflating.then(() => 'resolved', (error: Error) => error.message), /closed/)
+    const compressor = new MessageCompressor(15, noContextTakeover)
+    const deflating = compressor.compress(big)
+    setImmediate(() => compressor.close())
+    assert.match(await deflating.then(() => 'resolved', (error: Error) => error.message), /closed/)
+  }
+})
+
 interop('a closed compressor or decompressor refuses the jobs still waiting, and makes no new zlib stream', async () => {
   const compressor = new MessageCompressor(15, false)
   const decompressor = new MessageDecompressor(MiB, false)

@@ -993,6 +993,26 @@ Deflate('a compressed text message that inflates to invalid UTF-8 is closed with
   })
 })
 
+Deflate('a client that vanishes while its large compressed message is being inflated or its echo compressed leaves the server serving', async () => {
+  // The session closes its zlib streams while a job is running on them: the job must end
+  // quietly (zlib asserts if a closed stream is touched, and that would end the process).
+  // Without context takeover each job ends with a reset of its stream: the case that crashed.
+  const offer = 'Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover'
+  await serve(COMPRESSING, async (server) => {
+    const big = Buffer.alloc(2 * MiB, 'push-wire ')
+    const clients = await Promise.all(Array.from({ length: 12 }, () => server.open({ fields: [offer] })))
+    for (const ws of clients) for (let n = 0; n < 4; n++) ws.sendFrame(Opcode.BINARY, compress(big), { rsv1: true })
+    // Gone while jobs are queued and running: some at once, the others at the first echo.
+    clients.slice(0, 6).forEach((ws) => ws.destroy())
+    await clients[6].nextMessage('the first echo')
+    clients.slice(6).forEach((ws) => ws.destroy())
+    await allForgotten(server.echo, 'every session to close')
+    const ws = await server.open({ fields: [offer] })
+    ws.sendFrame(Opcode.TEXT, 'still here')
+    assert.is((await ws.nextMessage()).payload.toString(), 'still here')
+  })
+})
+
 Deflate('context takeover: the second message, compressed with the window of the first, is understood, and the echoes too', async () => {
   await serve(COMPRESSING, async (server) => {
     const ws = await server.open({ fields: [DEFLATE] })
