@@ -1,4 +1,4 @@
-// npm run bench:ws [-- --rounds N --seconds S --idle 10000 --memory-rounds 3 --settle 30 --memory-only]
+// npm run bench:ws [-- --rounds N --seconds S --idle 10000 --memory-rounds 3 --settle 30 --only small,plain]
 //
 // push-wire's WebSocket echo (GET /echo) against the `ws` package's echo, same client,
 // same run, servers taking turns round after round:
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     'memory-only': { type: 'boolean', default: false },
     settle: { type: 'string', default: '30' },
     'memory-rounds': { type: 'string', default: '3' },
+    only: { type: 'string' },
   },
 })
 const rounds = Number(values.rounds)
@@ -128,10 +129,15 @@ const scenarios = [
 console.log(`bench:ws: ${rounds} rounds of ${seconds} s per scenario and server; ${PIN ? `servers on CPU ${PIN.server}, load on CPU ${PIN.client}` : 'no CPU pinning'}`)
 const rows: string[][] = []
 const summary: string[] = []
-for (const compression of values['memory-only'] ? [] : (['plain', 'deflate'] as const)) {
+// --only small|large|memory, optionally with plain|deflate (e.g. --only small,plain): one part.
+const only = values.only?.split(',') ?? []
+const wanted = (name: string) => only.length === 0 || only.includes(name)
+const modes = (['plain', 'deflate'] as const).filter((mode) => !values['memory-only'] && (!only.some((o) => o === 'plain' || o === 'deflate') || only.includes(mode)))
+for (const compression of modes) {
   const servers = [await startServer('push-wire', compression), await startServer('ws', compression)]
   try {
     for (const scenario of scenarios) {
+      if (!wanted(scenario.name.split(':')[0])) continue
       const flags = compression === 'deflate' ? [...scenario.flags, '--deflate'] : scenario.flags
       for (const server of servers) await load(server, [...flags]) // warm-up round, not counted
       const samples = new Map<Server, LoadResult[]>(servers.map((s) => [s, []]))
@@ -156,14 +162,16 @@ for (const compression of values['memory-only'] ? [] : (['plain', 'deflate'] as 
 
 // Taking turns, like the throughput rounds; the median of each.
 const memorySamples = { pushWire: [] as number[], ws: [] as number[] }
-for (let round = 0; round < memoryRounds; round++) {
+for (let round = 0; round < (wanted('memory') || values['memory-only'] ? memoryRounds : 0); round++) {
   memorySamples.pushWire.push(await idleMemory('push-wire'))
   memorySamples.ws.push(await idleMemory('ws'))
 }
 const memory = { pushWire: median(memorySamples.pushWire), ws: median(memorySamples.ws) }
-rows.push([`memory per idle connection (${idleConnections}, median of ${memoryRounds})`, 'push-wire', `${format(memory.pushWire)} B`, '', `${format(memory.pushWire / memory.ws, 2)}x`])
-rows.push([`memory per idle connection (${idleConnections}, median of ${memoryRounds})`, 'ws', `${format(memory.ws)} B`, '', ''])
-summary.push(`memory per idle connection: ${format(memory.pushWire)} B vs ${format(memory.ws)} B (${format(memory.pushWire / memory.ws, 2)}x ws)`)
+if (memorySamples.ws.length > 0) rows.push([`memory per idle connection (${idleConnections}, median of ${memoryRounds})`, 'push-wire', `${format(memory.pushWire)} B`, '', `${format(memory.pushWire / memory.ws, 2)}x`])
+if (memorySamples.ws.length > 0) {
+  rows.push([`memory per idle connection (${idleConnections}, median of ${memoryRounds})`, 'ws', `${format(memory.ws)} B`, '', ''])
+  summary.push(`memory per idle connection: ${format(memory.pushWire)} B vs ${format(memory.ws)} B (${format(memory.pushWire / memory.ws, 2)}x ws)`)
+}
 
 console.log()
 console.log(table(['scenario', 'server', 'throughput (median)', 'server CPU/message', 'ratio'], rows))

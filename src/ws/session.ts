@@ -224,7 +224,14 @@ export class WsSession implements SocketOwner {
     if (this.closeReceived || this.state === 'closed') return
     this.lastHeard = now()
     ;(this.decoder ??= new FrameDecoder({ expectMasked: true, allowRsv1: this.options.deflate !== null, maxPayload: this.options.maxMessageBytes })).feed(chunk)
-    this.pump()
+    // What this read makes us send (echoes, pongs) leaves in one writev, not a write each.
+    const socket = this.socket
+    socket.cork()
+    try {
+      this.pump()
+    } finally {
+      if (!socket.destroyed) socket.uncork()
+    }
   }
 
   private pump(): void {
