@@ -20,6 +20,7 @@ const sink: ResponseSink = {
   finished: () => {},
   closing: false,
   drained: () => Promise.resolve(),
+  queuedBytes: 0,
 }
 const owner = { bodyWanted: () => {}, takeOver: () => {} }
 

@@ -26,6 +26,18 @@ export interface ServerOptions extends ListenerOptions {
   deflateThreshold: number
   /** Origins allowed for WebSocket upgrades and CORS; empty: every origin. */
   allowedOrigins: string[]
+  /** Messages a channel keeps for clients that resume. */
+  historyMessages: number
+  /** Bytes of message data a channel keeps. */
+  historyBytes: number
+  /** Live channels; a new one past it is refused with 503. */
+  maxChannels: number
+  /** Silence after which an SSE, stream or iframe response gets a heartbeat. */
+  heartbeatMs: number
+  /** The reconnection delay SSE clients are told (retry:). */
+  sseRetryMs: number
+  /** The token publishing needs (Authorization: Bearer), or null for none. */
+  publishToken: string | null
 }
 
 /** The process's soft limit on open files (Linux: /proc/self/limits), or null if unknown. */
@@ -65,6 +77,12 @@ export function defaultOptions(): ServerOptions {
     deflate: true,
     deflateThreshold: 1024,
     allowedOrigins: [],
+    historyMessages: 1000,
+    historyBytes: 8 * 1024 * 1024,
+    maxChannels: 10_000,
+    heartbeatMs: 15_000,
+    sseRetryMs: 3000,
+    publishToken: null,
   }
 }
 
@@ -85,6 +103,11 @@ const NUMERIC_FLAGS: [string, keyof ServerOptions, string][] = [
   ['ws-pong-timeout', 'wsPongTimeoutMs', 'ms a ping waits for its pong before the client is dropped'],
   ['ws-close-timeout', 'wsCloseTimeoutMs', 'ms the server waits for the close handshake'],
   ['deflate-threshold', 'deflateThreshold', 'bytes below which WebSocket messages go uncompressed'],
+  ['history-messages', 'historyMessages', 'messages a channel keeps for clients that resume'],
+  ['history-bytes', 'historyBytes', 'bytes of message data a channel keeps'],
+  ['max-channels', 'maxChannels', 'live channels (503 for a new one past it)'],
+  ['heartbeat', 'heartbeatMs', 'ms of silence before an SSE, stream or iframe heartbeat'],
+  ['sse-retry', 'sseRetryMs', 'ms SSE clients wait before reconnecting (retry:)'],
 ]
 
 export function helpText(defaults = defaultOptions()): string {
@@ -98,6 +121,7 @@ export function helpText(defaults = defaultOptions()): string {
     `  --public DIR             folder of static files (default public/)`,
     `  --allow-origin O[,O...]  origins allowed for WebSocket and CORS (default: every origin)`,
     `  --no-deflate             do not offer permessage-deflate to WebSocket clients`,
+    `  --publish-token T        publishing needs "Authorization: Bearer T" (default: none)`,
   ]
   for (const [flag, key, what] of NUMERIC_FLAGS) {
     lines.push(`  --${`${flag} N`.padEnd(22)} ${what} (default ${defaults[key]})`)
@@ -119,6 +143,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     public: { type: 'string' },
     'allow-origin': { type: 'string' },
     'no-deflate': { type: 'boolean' },
+    'publish-token': { type: 'string' },
     help: { type: 'boolean' },
   }
   for (const [flag] of NUMERIC_FLAGS) spec[flag] = { type: 'string' }
@@ -137,6 +162,10 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   }
   if (typeof values.public === 'string') options.publicDir = values.public
   if (values['no-deflate'] === true) options.deflate = false
+  if (typeof values['publish-token'] === 'string') {
+    if (!/^[\x21-\x7e]{8,}$/.test(values['publish-token'])) return { kind: 'error', message: '--publish-token takes 8 or more visible ASCII characters' }
+    options.publishToken = values['publish-token']
+  }
   if (typeof values['allow-origin'] === 'string') {
     const origins = values['allow-origin'].split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
     const bad = origins.find((origin) => !/^https?:\/\/[^/\s]+$/.test(origin))

@@ -1,14 +1,33 @@
-// The composition root: one listener, one router, the routes.
+// The composition root: one listener, one router, one hub, the routes.
 //
-//   GET  /hello   the smallest response (benchmarks use it)
-//   POST /echo    the request body back, with its Content-Type
-//   GET  /echo    with Upgrade: websocket, every message sent back as it came
-//   GET  /*       static files from public/
+//   GET  /hello                   the smallest response (benchmarks use it)
+//   POST /echo                    the request body back, with its Content-Type
+//   GET  /echo       (WebSocket)  every message sent back as it came
+//   POST /publish/{channel}       the body becomes a message of the channel
+//   GET  /poll/{channel}          short polling
+//   GET  /longpoll/{channel}      long polling
+//   GET  /stream/{channel}        HTTP streaming (NDJSON, chunked)
+//   GET  /iframe/{channel}        the forever iframe
+//   GET  /sse/{channel}           Server-Sent Events
+//   GET  /ws/{channel}  (WebSocket) the channel both ways
+//   GET  /*                       static files from public/
 
+import { LongPolls } from './comet/longpoll.ts'
+import { pollRoute } from './comet/poll.ts'
+import { iframeRoute } from './comet/iframe.ts'
+import { streamRoute } from './comet/stream.ts'
+import { Streams } from './comet/streaming.ts'
+import { preflight, type CorsPolicy } from './http/cors.ts'
+import { HttpError } from './http/errors.ts'
 import { HttpListener } from './http/listener.ts'
 import { Router } from './http/router.ts'
 import { serveStatic } from './http/static.ts'
+import { Hub, NAME } from './hub/hub.ts'
+import { mayPublish, publishRoute, tokenMatches } from './hub/publish.ts'
+import { afterParameter, channelOf } from './hub/query.ts'
 import type { ServerOptions } from './options.ts'
+import { sseRoute } from './sse/session.ts'
+import { channelSession } from './ws/channel.ts'
 import { DEFAULT_DEFLATE } from './ws/deflate.ts'
 import { WsEndpoint } from './ws/endpoint.ts'
 import type { SessionHandler } from './ws/session.ts'
@@ -16,8 +35,13 @@ import type { SessionHandler } from './ws/session.ts'
 export interface PushServer {
   readonly listener: HttpListener
   readonly router: Router
+  readonly hub: Hub
   /** The WebSocket endpoint behind GET /echo. */
   readonly echo: WsEndpoint
+  /** The WebSocket endpoint behind GET /ws/{channel}. */
+  readonly channels: WsEndpoint
+  readonly streams: Streams
+  readonly longPolls: LongPolls
 }
 
 /** The WebSocket echo: the same opcode and payload back; reading waits while the client does not read. */
@@ -33,17 +57,28 @@ const ECHO: SessionHandler = {
 export function createPushServer(options: ServerOptions): PushServer {
   const router = new Router()
   const listener = new HttpListener(router.handle, options)
-  const echo = new WsEndpoint(
-    {
-      maxMessageBytes: options.wsMaxMessageBytes,
-      maxBufferedBytes: options.maxBufferedBytes,
-      pingIntervalMs: options.wsPingIntervalMs,
-      pongTimeoutMs: options.wsPongTimeoutMs,
-      closeTimeoutMs: options.wsCloseTimeoutMs,
-      protocols: [],
-      allowedOrigins: options.allowedOrigins,
-      deflate: options.deflate ? { ...DEFAULT_DEFLATE, threshold: options.deflateThreshold } : null,
-    },
+  const hub = new Hub({
+    historyMessages: options.historyMessages,
+    historyBytes: options.historyBytes,
+    maxChannels: options.maxChannels,
+    maxQueuedBytes: options.maxBufferedBytes,
+  })
+  const cors: CorsPolicy = { allowedOrigins: options.allowedOrigins }
+  const streams = new Streams(listener, options.heartbeatMs)
+  const longPolls = new LongPolls(listener)
+  const session = {
+    maxBufferedBytes: options.maxBufferedBytes,
+    pingIntervalMs: options.wsPingIntervalMs,
+    pongTimeoutMs: options.wsPongTimeoutMs,
+    closeTimeoutMs: options.wsCloseTimeoutMs,
+    protocols: [],
+    allowedOrigins: options.allowedOrigins,
+  }
+  const deflate = options.deflate ? { ...DEFAULT_DEFLATE, threshold: options.deflateThreshold } : null
+  const echo = new WsEndpoint({ ...session, maxMessageBytes: options.wsMaxMessageBytes, deflate }, listener)
+  // Broadcast: every message compressed on its own, so one compressed frame serves every client.
+  const channels = new WsEndpoint(
+    { ...session, maxMessageBytes: options.maxBodyBytes, deflate: deflate && { ...deflate, serverNoContextTakeover: true } },
     listener,
   )
 
@@ -59,6 +94,35 @@ export function createPushServer(options: ServerOptions): PushServer {
   })
   router.get('/echo', echo.route(() => ECHO))
 
+  router.post('/publish/:channel', publishRoute(hub, options.publishToken))
+
+  const subscriptionRoutes: [string, ReturnType<typeof pollRoute>][] = [
+    ['/poll/:channel', pollRoute(hub, cors)],
+    ['/longpoll/:channel', longPolls.route(hub, cors)],
+    ['/stream/:channel', streamRoute(hub, streams, cors)],
+    ['/iframe/:channel', iframeRoute(hub, streams, cors)],
+    ['/sse/:channel', sseRoute(hub, streams, { retryMs: options.sseRetryMs, cors })],
+  ]
+  for (const [path, route] of subscriptionRoutes) {
+    router.get(path, route)
+    router.on('OPTIONS', path, preflight(cors, 'GET, HEAD'))
+  }
+
+  const channelRoute = channels.route((req) => {
+    const token = options.publishToken
+    return channelSession({
+      channel: channelOf(hub, req),
+      after: afterParameter(req),
+      mayPublish: token === null || mayPublish(req, token) || tokenMatches(token, req.query.get('token')),
+      deflateThreshold: options.deflateThreshold,
+    })
+  })
+  router.get('/ws/:channel', (req, res) => {
+    // A channel name that breaks the rules is a path nothing serves, before anything else.
+    if (!NAME.test(req.params.channel)) throw new HttpError(404, 'BAD_CHANNEL_NAME', 'a channel name is 1-64 characters of A-Z a-z 0-9 _ . -')
+    return channelRoute(req, res)
+  })
+
   router.setFallback(serveStatic(options.publicDir))
-  return { listener, router, echo }
+  return { listener, router, hub, echo, channels, streams, longPolls }
 }

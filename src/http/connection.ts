@@ -97,6 +97,10 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
     return this.closeRequested || unsentBody
   }
 
+  get queuedBytes(): number {
+    return this.socket.writableLength
+  }
+
   drained(): Promise<void> {
     const socket = this.socket
     if (!socket.writableNeedDrain || socket.destroyed) return Promise.resolve()

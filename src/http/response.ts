@@ -84,6 +84,8 @@ export interface ResponseSink {
   readonly closing: boolean
   /** Resolves when the socket can take more output (or is gone). */
   drained(): Promise<void>
+  /** Bytes written to the socket and not yet sent. */
+  readonly queuedBytes: number
 }
 
 type BodyMode = 'unsent' | 'fixed' | 'fixed-stream' | 'chunked' | 'until-close' | 'none'
@@ -209,6 +211,11 @@ export class Response {
   /** Resolves when the connection can take more output: call it when write() returned false. */
   drained(): Promise<void> {
     return this.sink.drained()
+  }
+
+  /** Bytes written on this connection and not yet sent (a slow client's backlog). */
+  get queuedBytes(): number {
+    return this.sink.queuedBytes
   }
 
   /** Sends the head of a streamed response now, before any body bytes. */

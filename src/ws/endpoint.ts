@@ -57,9 +57,11 @@ export class WsEndpoint {
         if (handshake.status === 400) res.closeAfter()
         return res.error(handshake)
       }
+      // The route's own checks come before the switch: an HttpError here is still an HTTP answer.
+      const handler = factory(req)
       req.takeOver((socket, rest) => {
         const options = handshake.deflate === null ? this.plainOptions : { ...this.plainOptions, deflate: handshake.deflate }
-        const session = new WsSession(socket, options, factory(req), handshake.protocol, this.forget)
+        const session = new WsSession(socket, options, handler, handshake.protocol, this.forget)
         this.sessions.add(session)
         this.startSweep()
         session.open(handshake.response, rest)

@@ -44,6 +44,8 @@ export interface SessionOptions {
 }
 
 export interface SessionHandler {
+  /** The 101 response is written: the session may send. */
+  onOpen?(session: WsSession): void
   /** A whole message: text (valid UTF-8) or binary. */
   onMessage?(session: WsSession, data: Buffer, isBinary: boolean): void
   /** The connection closed: the code and reason of the peer's Close (1005 without one, 1006 without a Close frame at all). */
@@ -84,6 +86,8 @@ export class WsSession implements SocketOwner {
   private compressingBytes = 0
   /** send() said false: onDrain is owed once the output is below the high-water mark. */
   private drainOwed = false
+  /** drained() promises to keep. */
+  private drainWaiters: (() => void)[] | null = null
 
   private closeSent = false
   private closeReceived = false
@@ -114,8 +118,14 @@ export class WsSession implements SocketOwner {
   /** Starts the session: writes the 101 response, then reads what followed the request. */
   open(response: string, rest: Buffer): void {
     this.socket.write(response, 'latin1')
+    this.handler.onOpen?.(this)
     if (rest.length > 0) this.socketData(rest)
     this.socket.resume()
+  }
+
+  /** permessage-deflate as agreed in the handshake, or null. */
+  get deflate(): DeflateParams | null {
+    return this.options.deflate
   }
 
   // ---- the API a route handler uses
@@ -147,16 +157,31 @@ export class WsSession implements SocketOwner {
     return this.belowHighWater()
   }
 
-  /** Writes a frame encoded once for many sessions (a broadcast). It must fit what this session negotiated. */
-  sendEncoded(frame: Buffer): boolean {
+  /**
+   * Writes a frame encoded once for many sessions (a broadcast); it must fit what this
+   * session negotiated. A frame still being compressed is written, in order, when ready.
+   */
+  sendEncoded(frame: Buffer | Promise<Buffer>): boolean {
     if (this.state !== 'open') return false
     if (this.bufferedAmount > this.options.maxBufferedBytes) {
       this.fail(new WsError(CloseCode.POLICY_VIOLATION, 'SLOW_READER', 'the client does not read what it is sent'))
       return false
     }
-    if (this.sendChain !== null) this.afterPendingSends(() => void this.socket.write(frame))
-    else this.socket.write(frame)
+    if (frame instanceof Promise) this.afterPendingSends(async () => this.writeRaw(await frame))
+    else if (this.sendChain !== null) this.afterPendingSends(() => this.writeRaw(frame))
+    else this.writeRaw(frame)
     return this.belowHighWater()
+  }
+
+  /** Resolves when the output is below the high-water mark again (or the session is over). */
+  drained(): Promise<void> {
+    if (this.state !== 'open' || this.bufferedAmount < HIGH_WATER) return Promise.resolve()
+    this.drainOwed = true
+    return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve))
+  }
+
+  private writeRaw(frame: Buffer): void {
+    if (this.state === 'open' && !this.socket.destroyed) this.socket.write(frame)
   }
 
   /** Whether more may be sent now; if not, onDrain is owed and will come. */
@@ -171,7 +196,14 @@ export class WsSession implements SocketOwner {
     if (!this.drainOwed || this.state !== 'open') return
     if (this.bufferedAmount >= HIGH_WATER || this.socket.writableNeedDrain) return
     this.drainOwed = false
+    this.releaseDrainWaiters()
     this.handler.onDrain?.(this)
+  }
+
+  private releaseDrainWaiters(): void {
+    const waiters = this.drainWaiters
+    this.drainWaiters = null
+    if (waiters !== null) for (const resolve of waiters) resolve()
   }
 
   ping(payload: Buffer = EMPTY): void {
@@ -385,9 +417,13 @@ export class WsSession implements SocketOwner {
 
   /** Runs `write` once the sends before it are out; the chain is dropped when it runs dry. */
   private afterPendingSends(write: () => void | Promise<void>): void {
-    const chain: Promise<void> = (this.sendChain ?? Promise.resolve()).then(write).finally(() => {
-      if (this.sendChain === chain) this.sendChain = null
-    })
+    const chain: Promise<void> = (this.sendChain ?? Promise.resolve())
+      .then(write)
+      // A frame that could not be made (its compression failed): the connection cannot go on.
+      .catch(() => this.fail(new WsError(CloseCode.INTERNAL_ERROR, 'SEND_FAILED', 'a message could not be prepared')))
+      .finally(() => {
+        if (this.sendChain === chain) this.sendChain = null
+      })
     this.sendChain = chain
   }
 
@@ -463,6 +499,7 @@ export class WsSession implements SocketOwner {
     this.compressor?.close()
     this.parts = null
     const code = this.closeReceived || this.closeSent ? this.closeCode : CloseCode.ABNORMAL
+    this.releaseDrainWaiters()
     this.onGone?.(this)
     this.handler.onClose?.(this, code, this.closeReason)
   }

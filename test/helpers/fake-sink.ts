@@ -14,6 +14,8 @@ export class FakeSink implements ResponseSink {
   /** What write() returns (false: the socket's buffer is full). */
   accepting = true
   drainedCalls = 0
+  /** What the socket would hold unsent. */
+  queuedBytes = 0
 
   write(data: Buffer | string): boolean {
     this.writes.push(typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data))

@@ -1,0 +1,43 @@
+// GET /stream/{channel}: HTTP streaming, one JSON envelope per line (NDJSON), each line
+// its own chunk, flushed at once (the socket has Nagle off).
+//
+//   <= HTTP/1.1 200 OK
+//      Content-Type: application/x-ndjson
+//      Transfer-Encoding: chunked
+//
+//      1f\r\n{"id":1,"data":"hello"}\n\r\n        one chunk: size in hex, CRLF, the line, CRLF
+//      1\r\n\n\r\n                                a heartbeat: an empty line
+//
+// A page reads it with fetch() and a ReadableStream, or XMLHttpRequest's responseText
+// as it grows (readyState 3).
+
+import type { CorsPolicy } from '../http/cors.ts'
+import { allowCors } from '../http/cors.ts'
+import type { RouteHandler } from '../http/router.ts'
+import type { Hub } from '../hub/hub.ts'
+import { afterParameter, channelOf } from '../hub/query.ts'
+import { feedsFor, type Streams } from './streaming.ts'
+
+const NDJSON = feedsFor({
+  message: (message) => `${message.envelope}\n`,
+  gap: (first) => `{"gap":true,"first":${first}}\n`,
+})
+
+export function streamRoute(hub: Hub, streams: Streams, cors: CorsPolicy): RouteHandler {
+  return (req, res) => {
+    const after = afterParameter(req)
+    const channel = channelOf(hub, req)
+    res.status = 200
+    res.setHeader('Content-Type', 'application/x-ndjson')
+    res.setHeader('Cache-Control', 'no-store')
+    res.setHeader('X-Accel-Buffering', 'no')
+    allowCors(req, res, cors)
+    if (req.method === 'HEAD') {
+      channel.releaseIfEmpty()
+      res.flushHeaders()
+      return res.end()
+    }
+    const outlet = streams.start(res, NDJSON, '\n')
+    outlet.subscription = channel.subscribe(outlet.feed, outlet, after)
+  }
+}

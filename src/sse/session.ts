@@ -1,0 +1,60 @@
+// GET /sse/{channel}: Server-Sent Events.
+//
+//   <= HTTP/1.1 200 OK
+//      Content-Type: text/event-stream
+//      Cache-Control: no-cache
+//      X-Accel-Buffering: no          (nginx: pass each event on at once)
+//      Transfer-Encoding: chunked
+//
+//      retry: 3000                    how long the browser waits before it reconnects
+//
+//      id: 1                          then one event per message, each in its own chunk
+//      data: hello
+//
+//      :                              a comment when idle, so proxies keep the line open
+//
+// A browser that lost the connection comes back to the same URL with Last-Event-ID: the
+// id it saw last, which wins over ?after= (the URL still carries the first cursor).
+
+import type { CorsPolicy } from '../http/cors.ts'
+import { allowCors } from '../http/cors.ts'
+import type { RouteHandler } from '../http/router.ts'
+import type { Hub } from '../hub/hub.ts'
+import { afterParameter, channelOf, cursor } from '../hub/query.ts'
+import { feedsFor, type Streams } from '../comet/streaming.ts'
+import { encodeComment, encodeEvent, encodeRetry } from './encoder.ts'
+
+const SSE = feedsFor({
+  message: (message) => encodeEvent({ id: message.id, event: message.event, data: message.data }),
+  // No id: field, so that the browser's Last-Event-ID stays the id of the last real message.
+  gap: (first) => encodeEvent({ event: 'gap', data: `{"first":${first}}` }),
+})
+
+const HEARTBEAT = encodeComment()
+
+export interface SseOptions {
+  /** The reconnection delay sent first, in ms. */
+  retryMs: number
+  cors: CorsPolicy
+}
+
+export function sseRoute(hub: Hub, streams: Streams, options: SseOptions): RouteHandler {
+  return (req, res) => {
+    const lastEventId = req.header('last-event-id')
+    const after = lastEventId !== undefined && lastEventId !== '' ? cursor(lastEventId.trim(), 'Last-Event-ID') : afterParameter(req)
+    const channel = channelOf(hub, req)
+    res.status = 200
+    res.setHeader('Content-Type', 'text/event-stream')
+    res.setHeader('Cache-Control', 'no-cache')
+    res.setHeader('X-Accel-Buffering', 'no')
+    allowCors(req, res, options.cors)
+    if (req.method === 'HEAD') {
+      channel.releaseIfEmpty()
+      res.flushHeaders()
+      return res.end()
+    }
+    const outlet = streams.start(res, SSE, HEARTBEAT)
+    outlet.writeText(encodeRetry(options.retryMs))
+    outlet.subscription = channel.subscribe(outlet.feed, outlet, after)
+  }
+}
