@@ -110,9 +110,11 @@ export function createPushServer(options: ServerOptions): PushServer {
 
   const channelRoute = channels.route((req) => {
     const token = options.publishToken
+    // The cursor is checked before the channel is made: a refused request leaves no empty channel behind.
+    const after = afterParameter(req)
     return channelSession({
       channel: channelOf(hub, req),
-      after: afterParameter(req),
+      after,
       mayPublish: token === null || mayPublish(req, token) || tokenMatches(token, req.query.get('token')),
       deflateThreshold: options.deflateThreshold,
     })

@@ -40,11 +40,12 @@ function wakeBody(message: Message): Buffer {
 
 export class LongPolls {
   /** Parked polls, to answer 204 on shutdown. */
-  private readonly parked = new Set<() => void>()
+  private readonly parked = new Set<(closing?: boolean) => void>()
 
   constructor(listener: HttpListener) {
     listener.onShutdown(() => {
-      for (const answer of [...this.parked]) answer()
+      // The connection closes after this answer: say so in it (RFC 9112 §9.6).
+      for (const answer of [...this.parked]) answer(true)
     })
   }
 
@@ -81,8 +82,9 @@ export class LongPolls {
       this.parked.delete(noMessage)
       return true
     }
-    const noMessage = () => {
+    const noMessage = (closing = false) => {
       if (!finish()) return
+      if (closing) res.closeAfter()
       res.status = 204
       res.end()
     }
@@ -91,8 +93,9 @@ export class LongPolls {
       res.status = 200
       res.end(wakeBody(message))
     })
-    const timer = setTimeout(noMessage, timeoutSeconds * 1000)
+    const timer = setTimeout(() => noMessage(), timeoutSeconds * 1000)
     this.parked.add(noMessage)
+    res.waitsForEvents = true
     res.onAbort(finish)
   }
 }

@@ -36,8 +36,11 @@ export function pollRoute(hub: Hub, cors: CorsPolicy): RouteHandler {
     res.setHeader('Cache-Control', 'no-store')
     res.setHeader('ETag', etag)
     allowCors(req, res, cors)
+    // A page of another origin may read the ETag, to send it back in If-None-Match.
+    res.setHeader('Access-Control-Expose-Headers', 'ETag')
     const ifNoneMatch = req.header('if-none-match')
-    if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)) {
+    // "*" matches any current representation, and there always is one (RFC 9110 §13.1.2).
+    if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((tag) => tag.trim() === '*' || tag.trim().replace(/^W\//, '') === etag)) {
       res.status = 304
       res.end()
     } else {

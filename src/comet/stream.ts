@@ -5,7 +5,7 @@
 //      Content-Type: application/x-ndjson
 //      Transfer-Encoding: chunked
 //
-//      1f\r\n{"id":1,"data":"hello"}\n\r\n        one chunk: size in hex, CRLF, the line, CRLF
+//      18\r\n{"id":1,"data":"hello"}\n\r\n        one chunk: size in hex, CRLF, the line, CRLF
 //      1\r\n\n\r\n                                a heartbeat: an empty line
 //
 // A page reads it with fetch() and a ReadableStream, or XMLHttpRequest's responseText

@@ -128,6 +128,10 @@ export class Streams {
 
   /** Starts a streamed response: sends its head and keeps it until the client or the server ends it. */
   start(res: Response, feeds: { chunked: TextFeed; raw: TextFeed }, heartbeat: string): StreamOutlet {
+    // A stream ends only when the server ends it, and then the connection closes: say so in
+    // the head, so that no client puts the connection back in a pool to reuse.
+    res.closeAfter()
+    res.waitsForEvents = true
     res.flushHeaders()
     const feed = res.chunked ? feeds.chunked : feeds.raw
     const outlet = new StreamOutlet(res, feed, feed.frame(heartbeat), this.forget)

@@ -203,7 +203,12 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
     // is answered in order; then the connection closes (see endOfInput).
     this.peerEnded = true
     if (this.finishedReading) return
-    if (this.request !== null && this.requestEnded) return // completeExchange goes on from here
+    if (this.request !== null && this.requestEnded) {
+      // A client waiting for events (a parked long poll, a stream) that half-closes has gone:
+      // browsers never half-close while they wait for an answer. Forget it at once.
+      if (this.response?.waitsForEvents) this.socket.destroy()
+      return // otherwise completeExchange goes on from here
+    }
     this.pump()
   }
 

@@ -104,6 +104,11 @@ export class Response {
   private readonly isHead: boolean
   private abortListeners: (() => void)[] | null = null
   aborted = false
+  /**
+   * The response waits for events with no end in sight (a parked long poll, a stream): a
+   * client that half-closes its connection then is taken to have gone (see Connection).
+   */
+  waitsForEvents = false
 
   constructor(
     private readonly sink: ResponseSink,

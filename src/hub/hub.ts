@@ -125,6 +125,8 @@ export class Channel {
   /** Index in `history` of the oldest retained message (the array is compacted now and then). */
   private head = 0
   private historyBytes = 0
+  /** Bytes of data of the messages before `head`: dropped, but held until the array is compacted. */
+  private droppedBytes = 0
   private nextId = 1
   /** Subscriptions by feed: each feed encodes a message once for all of its group. */
   private readonly groups = new Map<Feed<unknown>, Set<Subscription<unknown>>>()
@@ -243,13 +245,18 @@ export class Channel {
     this.history.push(message)
     this.historyBytes += message.size
     while (this.history.length - this.head > historyMessages || (this.historyBytes > historyBytes && this.history.length - this.head > 1)) {
-      this.historyBytes -= this.history[this.head].size
+      const size = this.history[this.head].size
+      this.historyBytes -= size
+      this.droppedBytes += size
       this.head++
     }
-    // Drop the forgotten part now and then, not on every message.
-    if (this.head > 64 && this.head * 2 > this.history.length) {
+    // Drop the forgotten part now and then, not on every message; and as soon as it holds more
+    // data than the history may (64 forgotten messages of 1 MiB would hold 64 MiB, and their
+    // encoded forms with them).
+    if ((this.head > 64 && this.head * 2 > this.history.length) || this.droppedBytes > historyBytes) {
       this.history = this.history.slice(this.head)
       this.head = 0
+      this.droppedBytes = 0
     }
   }
 

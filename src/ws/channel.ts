@@ -68,7 +68,7 @@ class SessionOutlet implements Outlet<ChannelFrames> {
   }
 
   write(frames: ChannelFrames): boolean {
-    if (this.compress && frames.payloadBytes >= this.threshold) return this.session.sendEncoded(compressedFrame(frames))
+    if (this.compress && frames.payloadBytes >= this.threshold) return this.session.sendEncoded(compressedFrame(frames), frames.payloadBytes)
     return this.session.sendEncoded(frames.plain)
   }
 

@@ -159,16 +159,25 @@ export class WsSession implements SocketOwner {
 
   /**
    * Writes a frame encoded once for many sessions (a broadcast); it must fit what this
-   * session negotiated. A frame still being compressed is written, in order, when ready.
+   * session negotiated. A frame still being compressed is written, in order, when ready;
+   * until then its `bytes` (the payload before compression) count as buffered, so that a
+   * burst of broadcasts cannot pile up past maxBufferedBytes while it is compressed.
    */
-  sendEncoded(frame: Buffer | Promise<Buffer>): boolean {
+  sendEncoded(frame: Buffer | Promise<Buffer>, bytes = 0): boolean {
     if (this.state !== 'open') return false
     if (this.bufferedAmount > this.options.maxBufferedBytes) {
       this.fail(new WsError(CloseCode.POLICY_VIOLATION, 'SLOW_READER', 'the client does not read what it is sent'))
       return false
     }
-    if (frame instanceof Promise) this.afterPendingSends(async () => this.writeRaw(await frame))
-    else if (this.sendChain !== null) this.afterPendingSends(() => this.writeRaw(frame))
+    if (frame instanceof Promise) {
+      this.compressingBytes += bytes
+      this.afterPendingSends(async () => {
+        const ready = await frame
+        this.compressingBytes -= bytes
+        this.writeRaw(ready)
+        this.checkDrained()
+      })
+    } else if (this.sendChain !== null) this.afterPendingSends(() => this.writeRaw(frame))
     else this.writeRaw(frame)
     return this.belowHighWater()
   }
