@@ -21,6 +21,7 @@ const sink: ResponseSink = {
   closing: false,
   drained: () => Promise.resolve(),
   queuedBytes: 0,
+  batchThisTurn: () => {},
 }
 const owner = { bodyWanted: () => {}, takeOver: () => {} }
 

@@ -137,7 +137,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   } else if (line === 'report') {
     const sorted = Float64Array.from(latencies).sort()
     const list = Array.from(sorted)
-    console.log(JSON.stringify({ deliveries, lastArrival, losses, p50: percentile(list, 50), p99: percentile(list, 99), max: list[list.length - 1] ?? NaN }))
+    const cpu = process.cpuUsage()
+    console.log(JSON.stringify({ deliveries, lastArrival, losses, p50: percentile(list, 50), p99: percentile(list, 99), max: list[list.length - 1] ?? NaN, cpuSeconds: (cpu.user + cpu.system) / 1e6 }))
   }
 })
 process.stdin.on('end', () => process.exit(0))

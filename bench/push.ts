@@ -3,9 +3,10 @@
 // Fan-out, push-wire against a reference written the way tutorials do it (node:http for
 // SSE and long polling, the ws package for WebSocket; bench/push-reference.ts), same
 // routes, same client, same run:
-//   - delivery capacity: `burst` messages published at once to N subscribers on /sse and
-//     /ws; deliveries per second until the last one arrives, and the server's CPU time
-//     per delivery;
+//   - delivery capacity: messages published at once to N subscribers on /sse and /ws
+//     (`burst`, or more to make at least 100,000 deliveries); deliveries per second until
+//     the last one arrives, and the CPU time per delivery of the server and of the client
+//     (when the client's is close to 1 / capacity, the client is the limit);
 //   - latency at a steady rate: `steady` messages, ten a second; p50 and p99 from publish
 //     to arrival, over every delivery;
 //   - losses: ids a subscriber never got;
@@ -77,6 +78,8 @@ interface Report {
   losses: number
   p50: number
   p99: number
+  /** CPU the subscribers' process has used so far: it tells when the client, not the server, is the limit. */
+  cpuSeconds: number
 }
 
 interface Subscribers {
@@ -134,6 +137,7 @@ async function until(subscribers: Subscribers, deliveries: number, what: string,
 interface FanOut {
   capacity: number
   cpuUsPerDelivery: number
+  clientCpuUsPerDelivery: number
   p50: number
   p99: number
   losses: number
@@ -147,12 +151,14 @@ async function fanOut(kind: Kind, mode: 'sse' | 'ws', n: number): Promise<FanOut
     for (let i = 0; i < 3; i++) await publish(server.port) // warm-up
     await until(subscribers, 3 * n, `${kind} /${mode} warm-up`)
 
-    // Capacity: a burst, all at once.
+    // Capacity: a burst, all at once, of enough messages for at least 100,000 deliveries.
+    const messages = Math.max(burst, Math.ceil(100_000 / n))
     subscribers.reset()
+    const clientBefore = (await subscribers.report()).cpuSeconds
     const cpuBefore = cpuSeconds(server.child.pid!)
     const started = clock()
-    await Promise.all(Array.from({ length: burst }, () => publish(server.port)))
-    const burstReport = await until(subscribers, burst * n, `${kind} /${mode} burst`)
+    await Promise.all(Array.from({ length: messages }, () => publish(server.port)))
+    const burstReport = await until(subscribers, messages * n, `${kind} /${mode} burst`)
     const cpu = cpuSeconds(server.child.pid!) - cpuBefore
     const capacity = burstReport.deliveries / ((burstReport.lastArrival - started) / 1000)
 
@@ -166,10 +172,11 @@ async function fanOut(kind: Kind, mode: 'sse' | 'ws', n: number): Promise<FanOut
     return {
       capacity,
       cpuUsPerDelivery: (cpu / burstReport.deliveries) * 1e6,
+      clientCpuUsPerDelivery: ((burstReport.cpuSeconds - clientBefore) / burstReport.deliveries) * 1e6,
       p50: steadyReport.p50,
       p99: steadyReport.p99,
       losses: burstReport.losses + steadyReport.losses,
-      complete: burstReport.deliveries === burst * n && steadyReport.deliveries === steady * n,
+      complete: burstReport.deliveries === messages * n && steadyReport.deliveries === steady * n,
     }
   } finally {
     await subscribers.stop()
@@ -204,6 +211,7 @@ for (const mode of ['sse', 'ws'] as const) {
         kind,
         `${format(r.capacity)}/s`,
         `${format(r.cpuUsPerDelivery, 2)} µs`,
+        `${format(r.clientCpuUsPerDelivery, 2)} µs`,
         `${format(r.p50, 1)} ms`,
         `${format(r.p99, 1)} ms`,
         `${r.losses}${r.complete ? '' : ' (incomplete)'}`,
@@ -214,12 +222,12 @@ for (const mode of ['sse', 'ws'] as const) {
   }
 }
 const polls = { ours: await parkedPolls('push-wire'), reference: await parkedPolls('reference') }
-rows.push([`${format(pollCount)} parked long polls, one publish`, 'push-wire', `all answered in ${format(polls.ours.ms, 1)} ms`, '', '', '', `${pollCount - polls.ours.answered}`, `${format(polls.reference.ms / polls.ours.ms, 2)}x sooner`])
-rows.push([`${format(pollCount)} parked long polls, one publish`, 'reference', `all answered in ${format(polls.reference.ms, 1)} ms`, '', '', '', `${pollCount - polls.reference.answered}`, ''])
+rows.push([`${format(pollCount)} parked long polls, one publish`, 'push-wire', `all answered in ${format(polls.ours.ms, 1)} ms`, '', '', '', '', `${pollCount - polls.ours.answered}`, `${format(polls.reference.ms / polls.ours.ms, 2)}x sooner`])
+rows.push([`${format(pollCount)} parked long polls, one publish`, 'reference', `all answered in ${format(polls.reference.ms, 1)} ms`, '', '', '', '', `${pollCount - polls.reference.answered}`, ''])
 summary.push(`${pollCount} parked long polls: all answered in ${format(polls.ours.ms, 1)} vs ${format(polls.reference.ms, 1)} ms`)
 agent.destroy()
 
 console.log()
-console.log(table(['scenario', 'server', 'delivery capacity', 'server CPU/delivery', 'p50', 'p99', 'lost', 'ratio'], rows))
+console.log(table(['scenario', 'server', 'delivery capacity', 'server CPU/delivery', 'client CPU/delivery', 'p50', 'p99', 'lost', 'ratio'], rows))
 console.log()
 for (const line of summary) console.log(line)

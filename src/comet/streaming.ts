@@ -68,6 +68,7 @@ export class StreamOutlet implements Outlet<Buffer> {
 
   write(wire: Buffer): boolean {
     this.lastWrite = now()
+    this.res.batchThisTurn()
     return this.feed.chunked ? this.res.writeEncodedChunk(wire) : this.res.write(wire)
   }
 

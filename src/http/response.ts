@@ -84,6 +84,8 @@ export interface ResponseSink {
   readonly closing: boolean
   /** Resolves when the socket can take more output (or is gone). */
   drained(): Promise<void>
+  /** Holds this turn's writes to the socket until the turn ends (see write-batch.ts). */
+  batchThisTurn(): void
   /** Bytes written to the socket and not yet sent. */
   readonly queuedBytes: number
 }
@@ -216,6 +218,11 @@ export class Response {
   /** Resolves when the connection can take more output: call it when write() returned false. */
   drained(): Promise<void> {
     return this.sink.drained()
+  }
+
+  /** Writes made during this turn of the event loop leave together at its end (a burst: one writev). */
+  batchThisTurn(): void {
+    this.sink.batchThisTurn()
   }
 
   /** Bytes written on this connection and not yet sent (a slow client's backlog). */

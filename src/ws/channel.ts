@@ -68,6 +68,7 @@ class SessionOutlet implements Outlet<ChannelFrames> {
   }
 
   write(frames: ChannelFrames): boolean {
+    this.session.batchThisTurn()
     if (this.compress && frames.payloadBytes >= this.threshold) return this.session.sendEncoded(compressedFrame(frames), frames.payloadBytes)
     return this.session.sendEncoded(frames.plain)
   }

@@ -25,6 +25,7 @@ import { CloseCode, WsError } from './errors.ts'
 import { closePayload, encodeFrame, frameHeader, FrameDecoder, Opcode, type FramePiece } from './frame.ts'
 import { isValidUtf8, Utf8Validator } from './utf8.ts'
 import { attachOwner, type SocketOwner } from '../http/socket-owner.ts'
+import { batchThisTurn } from '../http/write-batch.ts'
 
 export interface SessionOptions {
   /** Largest message after reassembly and after inflation. Past it: 1009. */
@@ -180,6 +181,11 @@ export class WsSession implements SocketOwner {
     } else if (this.sendChain !== null) this.afterPendingSends(() => this.writeRaw(frame))
     else this.writeRaw(frame)
     return this.belowHighWater()
+  }
+
+  /** Writes made during this turn of the event loop leave together at its end (see write-batch.ts). */
+  batchThisTurn(): void {
+    batchThisTurn(this.socket)
   }
 
   /** Resolves when the output is below the high-water mark again (or the session is over). */

@@ -16,6 +16,11 @@ export class FakeSink implements ResponseSink {
   drainedCalls = 0
   /** What the socket would hold unsent. */
   queuedBytes = 0
+  batchCalls = 0
+
+  batchThisTurn(): void {
+    this.batchCalls++
+  }
 
   write(data: Buffer | string): boolean {
     this.writes.push(typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data))
