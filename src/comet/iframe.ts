@@ -11,12 +11,10 @@
 // comment ("<!--"), and U+2028 / U+2029, which older engines refuse inside a string.
 
 import type { CorsPolicy } from '../http/cors.ts'
-import { allowCors } from '../http/cors.ts'
 import { HttpError } from '../http/errors.ts'
 import type { RouteHandler } from '../http/router.ts'
 import type { Hub } from '../hub/hub.ts'
-import { afterParameter, channelOf } from '../hub/query.ts'
-import { feedsFor, type Streams, type TextFeed } from './streaming.ts'
+import { feedsFor, streamedRoute, type Streams, type TextFeed } from './streaming.ts'
 
 /** The callback: a JavaScript name, or names joined by dots (CONTRACT.md). */
 const CALLBACK = /^[A-Za-z_$][A-Za-z0-9_$.]*$/
@@ -55,25 +53,17 @@ function feeds(callback: string): { chunked: TextFeed; raw: TextFeed } {
 }
 
 export function iframeRoute(hub: Hub, streams: Streams, cors: CorsPolicy): RouteHandler {
-  return (req, res) => {
-    const callback = req.query.get('callback') ?? 'push'
-    if (!CALLBACK.test(callback) || callback.length > 128) {
-      throw new HttpError(400, 'BAD_CALLBACK', 'callback must be a JavaScript name: [A-Za-z_$][A-Za-z0-9_$.]*')
-    }
-    const after = afterParameter(req)
-    const channel = channelOf(hub, req)
-    res.status = 200
-    res.setHeader('Content-Type', 'text/html; charset=utf-8')
-    res.setHeader('Cache-Control', 'no-store')
-    res.setHeader('X-Accel-Buffering', 'no')
-    allowCors(req, res, cors)
-    if (req.method === 'HEAD') {
-      channel.releaseIfEmpty()
-      res.flushHeaders()
-      return res.end()
-    }
-    const outlet = streams.start(res, feeds(callback), HEARTBEAT)
-    outlet.writeText(PADDING)
-    outlet.subscription = channel.subscribe(outlet.feed, outlet, after)
-  }
+  return streamedRoute(hub, streams, cors, {
+    contentType: 'text/html; charset=utf-8',
+    cacheControl: 'no-store',
+    feeds(req) {
+      const callback = req.query.get('callback') ?? 'push'
+      if (!CALLBACK.test(callback) || callback.length > 128) {
+        throw new HttpError(400, 'BAD_CALLBACK', 'callback must be a JavaScript name: [A-Za-z_$][A-Za-z0-9_$.]*')
+      }
+      return feeds(callback)
+    },
+    heartbeat: HEARTBEAT,
+    preamble: PADDING,
+  })
 }

@@ -12,11 +12,9 @@
 // as it grows (readyState 3).
 
 import type { CorsPolicy } from '../http/cors.ts'
-import { allowCors } from '../http/cors.ts'
 import type { RouteHandler } from '../http/router.ts'
 import type { Hub } from '../hub/hub.ts'
-import { afterParameter, channelOf } from '../hub/query.ts'
-import { feedsFor, type Streams } from './streaming.ts'
+import { feedsFor, streamedRoute, type Streams } from './streaming.ts'
 
 const NDJSON = feedsFor({
   message: (message) => `${message.envelope}\n`,
@@ -24,20 +22,10 @@ const NDJSON = feedsFor({
 })
 
 export function streamRoute(hub: Hub, streams: Streams, cors: CorsPolicy): RouteHandler {
-  return (req, res) => {
-    const after = afterParameter(req)
-    const channel = channelOf(hub, req)
-    res.status = 200
-    res.setHeader('Content-Type', 'application/x-ndjson')
-    res.setHeader('Cache-Control', 'no-store')
-    res.setHeader('X-Accel-Buffering', 'no')
-    allowCors(req, res, cors)
-    if (req.method === 'HEAD') {
-      channel.releaseIfEmpty()
-      res.flushHeaders()
-      return res.end()
-    }
-    const outlet = streams.start(res, NDJSON, '\n')
-    outlet.subscription = channel.subscribe(outlet.feed, outlet, after)
-  }
+  return streamedRoute(hub, streams, cors, {
+    contentType: 'application/x-ndjson',
+    cacheControl: 'no-store',
+    feeds: () => NDJSON,
+    heartbeat: '\n',
+  })
 }

@@ -10,9 +10,13 @@
 
 import { now } from '../clock.ts'
 import { encodeChunk } from '../http/chunked.ts'
+import { allowCors, type CorsPolicy } from '../http/cors.ts'
 import type { HttpListener } from '../http/listener.ts'
+import type { IncomingRequest } from '../http/request.ts'
 import type { Response } from '../http/response.ts'
-import type { Feed, Message, Outlet, Subscription } from '../hub/hub.ts'
+import type { RouteHandler } from '../http/router.ts'
+import type { Feed, Hub, Message, Outlet, Subscription } from '../hub/hub.ts'
+import { afterParameter, channelOf } from '../hub/query.ts'
 
 /** How a transport writes a message, or a gap, as text. */
 export interface TextFormat {
@@ -163,5 +167,41 @@ export class Streams {
       for (const outlet of this.open) outlet.beat(time, this.heartbeatMs)
     }, every)
     this.sweepTimer.unref()
+  }
+}
+
+/** What makes one streamed route: its format and head, and what it writes first. */
+export interface StreamedRouteSpec {
+  contentType: string
+  cacheControl: string
+  /** The feeds for this request (the iframe's depend on its callback; checks may throw HttpError). */
+  feeds(req: IncomingRequest): { chunked: TextFeed; raw: TextFeed }
+  heartbeat: string
+  /** Text written before any message (SSE's retry:, the iframe's padding). */
+  preamble?: string
+  /** The cursor; by default the after= parameter (SSE lets Last-Event-ID win). */
+  cursor?(req: IncomingRequest): number | undefined
+}
+
+/** A route that streams a channel: checks the request, sends the head, then the channel's messages. */
+export function streamedRoute(hub: Hub, streams: Streams, cors: CorsPolicy, spec: StreamedRouteSpec): RouteHandler {
+  return (req, res) => {
+    // Every check before the channel is made: a refused request leaves no channel behind.
+    const feeds = spec.feeds(req)
+    const after = spec.cursor ? spec.cursor(req) : afterParameter(req)
+    const channel = channelOf(hub, req)
+    res.status = 200
+    res.setHeader('Content-Type', spec.contentType)
+    res.setHeader('Cache-Control', spec.cacheControl)
+    res.setHeader('X-Accel-Buffering', 'no') // nginx: pass each message on at once
+    allowCors(req, res, cors)
+    if (req.method === 'HEAD') {
+      channel.releaseIfEmpty()
+      res.flushHeaders()
+      return res.end()
+    }
+    const outlet = streams.start(res, feeds, spec.heartbeat)
+    if (spec.preamble !== undefined) outlet.writeText(spec.preamble)
+    outlet.subscription = channel.subscribe(outlet.feed, outlet, after)
   }
 }

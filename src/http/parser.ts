@@ -16,6 +16,7 @@
 // for), so it fails as soon as a bad byte arrives, and a token split across feeds is
 // kept as a partial string: byte-at-a-time input costs the same as whole input.
 
+import { carryOver } from '../bytes.ts'
 import { FIELD_VALUE, HEX_VALUE, QDTEXT, TARGET, TOKEN } from './chars.ts'
 import { HttpError } from './errors.ts'
 
@@ -218,11 +219,7 @@ export class RequestParser {
   feed(chunk: Buffer): void {
     // A failed parser reads nothing more; a detached one gave its bytes away.
     if (this.state === State.Failed || this.state === State.Detached) return
-    if (this.pos < this.input.length) {
-      this.input = Buffer.concat([this.input.subarray(this.pos), chunk])
-    } else {
-      this.input = chunk
-    }
+    this.input = carryOver(this.input, this.pos, chunk)
     this.pos = 0
   }
 

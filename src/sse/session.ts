@@ -17,11 +17,10 @@
 // id it saw last, which wins over ?after= (the URL still carries the first cursor).
 
 import type { CorsPolicy } from '../http/cors.ts'
-import { allowCors } from '../http/cors.ts'
 import type { RouteHandler } from '../http/router.ts'
 import type { Hub } from '../hub/hub.ts'
-import { afterParameter, channelOf, cursor } from '../hub/query.ts'
-import { feedsFor, type Streams } from '../comet/streaming.ts'
+import { afterParameter, cursor } from '../hub/query.ts'
+import { feedsFor, streamedRoute, type Streams } from '../comet/streaming.ts'
 import { encodeComment, encodeEvent, encodeRetry } from './encoder.ts'
 
 const SSE = feedsFor({
@@ -39,22 +38,15 @@ export interface SseOptions {
 }
 
 export function sseRoute(hub: Hub, streams: Streams, options: SseOptions): RouteHandler {
-  return (req, res) => {
-    const lastEventId = req.header('last-event-id')
-    const after = lastEventId !== undefined && lastEventId !== '' ? cursor(lastEventId.trim(), 'Last-Event-ID') : afterParameter(req)
-    const channel = channelOf(hub, req)
-    res.status = 200
-    res.setHeader('Content-Type', 'text/event-stream')
-    res.setHeader('Cache-Control', 'no-cache')
-    res.setHeader('X-Accel-Buffering', 'no')
-    allowCors(req, res, options.cors)
-    if (req.method === 'HEAD') {
-      channel.releaseIfEmpty()
-      res.flushHeaders()
-      return res.end()
-    }
-    const outlet = streams.start(res, SSE, HEARTBEAT)
-    outlet.writeText(encodeRetry(options.retryMs))
-    outlet.subscription = channel.subscribe(outlet.feed, outlet, after)
-  }
+  return streamedRoute(hub, streams, options.cors, {
+    contentType: 'text/event-stream',
+    cacheControl: 'no-cache',
+    feeds: () => SSE,
+    heartbeat: HEARTBEAT,
+    preamble: encodeRetry(options.retryMs),
+    cursor(req) {
+      const lastEventId = req.header('last-event-id')
+      return lastEventId !== undefined && lastEventId !== '' ? cursor(lastEventId.trim(), 'Last-Event-ID') : afterParameter(req)
+    },
+  })
 }

@@ -21,6 +21,7 @@
 // piece. Control frames always come out whole (they are at most 125 bytes).
 // Every rule it enforces fails with the close code the session sends.
 
+import { carryOver } from '../bytes.ts'
 import { CloseCode, WsError } from './errors.ts'
 
 export const Opcode = {
@@ -115,11 +116,7 @@ export class FrameDecoder {
   /** The bytes must be the caller's to change: payloads are unmasked in place. */
   feed(chunk: Buffer): void {
     if (this.state === State.Failed) return
-    if (this.pos < this.input.length) {
-      this.input = Buffer.concat([this.input.subarray(this.pos), chunk])
-    } else {
-      this.input = chunk
-    }
+    this.input = carryOver(this.input, this.pos, chunk)
     this.pos = 0
   }
 

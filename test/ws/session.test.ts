@@ -534,7 +534,8 @@ Closing('a client Close 1000 with a reason is answered with Close 1000, then the
 })
 
 Closing('after the close handshake the server closes TCP first, and drops a client that never closes its side', async () => {
-  await serve({}, async (server) => {
+  // The client has the close timeout to close its side; a short one, so the test waits on the drop.
+  await serve({ wsCloseTimeoutMs: 300 }, async (server) => {
     const ws = await server.open({ allowHalfOpen: true })
     ws.sendFrame(Opcode.CLOSE, closeBody(1000))
     await ws.nextClose()
