@@ -115,6 +115,9 @@ export class Recorder implements Transcript {
 export class Connection {
   private buffered = Buffer.alloc(0)
   private ended = false
+  /** Bytes this connection sent and received so far (for "what it costs" notes). */
+  bytesSent = 0
+  bytesReceived = 0
   private waiter: (() => void) | null = null
 
   constructor(
@@ -123,6 +126,7 @@ export class Connection {
     private readonly recorder: Recorder,
   ) {
     socket.on('data', (bytes: Buffer) => {
+      this.bytesReceived += bytes.length
       this.buffered = this.buffered.length === 0 ? bytes : Buffer.concat([this.buffered, bytes])
       this.wake()
     })
@@ -141,6 +145,7 @@ export class Connection {
   send(bytes: string | Buffer, as: 'http' | 'raw' = 'http'): void {
     const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes
     this.socket.write(buffer)
+    this.bytesSent += buffer.length
     if (as === 'raw') {
       this.recorder.record(this.number, '>', bodyLines(buffer))
       return
@@ -161,6 +166,7 @@ export class Connection {
   /** Sends frame bytes exactly as given (deliberate mistakes included) and records them annotated. */
   sendRawFrame(frame: Buffer): void {
     this.socket.write(frame)
+    this.bytesSent += frame.length
     this.recorder.record(this.number, '>', annotateWsFrame(frame))
   }
 
