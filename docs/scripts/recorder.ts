@@ -113,7 +113,7 @@ export class Recorder implements Transcript {
 
 /** One raw TCP connection to the server, with readers for each kind of logical message. */
 export class Connection {
-  private buffered = Buffer.alloc(0)
+  private buffered: Buffer = Buffer.alloc(0)
   private ended = false
   /** Bytes this connection sent and received so far (for "what it costs" notes). */
   bytesSent = 0
