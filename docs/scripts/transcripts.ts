@@ -67,7 +67,7 @@ function normalize(line: string, port: number): string {
   return line
     .replaceAll(`:${port}`, ':8080')
     .replace(/(Date: )[^␍]+/, '$1<date>')
-    .replace(/(ETag: )[^␍]+/i, '$1<etag>')
+    .replace(/((?:ETag|If-None-Match): )[^␍]+/i, '$1<etag>')
     .replace(/(Last-Modified: )[^␍]+/i, '$1<last-modified>')
 }
 

@@ -1,5 +1,6 @@
 // Transcripts of docs/01-http.md: HTTP/1.1 at the byte level.
 
+import { fileURLToPath } from 'node:url'
 import type { Scenario } from '../transcripts.ts'
 
 const HOST = 'Host: 127.0.0.1:8080\r\n'
@@ -10,6 +11,7 @@ export const scenarios: Record<string, Scenario> = {
     const c = await t.connect()
     c.send(`GET /hello HTTP/1.1\r\n${HOST}\r\n`)
     await c.response()
+    t.note(`${c.bytesSent} bytes up, ${c.bytesReceived} bytes down, for 11 bytes of content`)
   },
 
   /** Keep-alive and pipelining: two requests in one write, answered in order on one connection. */
@@ -21,6 +23,42 @@ export const scenarios: Record<string, Scenario> = {
     c.send(`POST /echo HTTP/1.1\r\n${HOST}Content-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`)
     await c.response()
     await c.closed()
+  },
+
+  /** Pipelining: three requests in one write; the answers come back in the same order. */
+  'http-pipelining': async (t) => {
+    const c = await t.connect()
+    c.send(`GET /hello HTTP/1.1\r\n${HOST}\r\nPOST /echo HTTP/1.1\r\n${HOST}Content-Length: 3\r\n\r\nabcHEAD /hello HTTP/1.1\r\n${HOST}\r\n`, 'raw')
+    await c.response()
+    await c.response()
+    await c.response({ head: true })
+  },
+
+  /** Slowloris: a head that never ends gets 408 once the head timeout passes. */
+  'http-slowloris': {
+    options: { headerTimeoutMs: 300 },
+    run: async (t) => {
+      const c = await t.connect()
+      c.send(`GET /hello HTTP/1.1\r\n${HOST}`)
+      t.note('... and nothing more: the head timeout (10 s by default, 300 ms here) runs out')
+      await c.response()
+      await c.closed()
+    },
+  },
+
+  /** A conditional GET of a static file: the validators, then 304 with no body. */
+  // A sample folder of its own, so the transcript does not change whenever a demo page does.
+  'http-static-304': {
+    options: { publicDir: fileURLToPath(new URL('../sample-public', import.meta.url)) },
+    run: async (t) => {
+      const c = await t.connect()
+      c.send(`GET /note.txt HTTP/1.1\r\n${HOST}\r\n`)
+      const page = await c.response()
+      const etag = page.headers.get('etag') ?? ''
+      t.note('the browser keeps the ETag and asks again with If-None-Match')
+      c.send(`GET /note.txt HTTP/1.1\r\n${HOST}If-None-Match: ${etag}\r\n\r\n`)
+      await c.response()
+    },
   },
 
   /** A chunked request body: the server reads chunk by chunk and answers with a Content-Length. */
