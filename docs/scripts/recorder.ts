@@ -39,6 +39,8 @@ export interface Transcript {
   note(text: string): void
   /** Waits, without recording anything (for timers: heartbeats, timeouts). */
   sleep(ms: number): Promise<void>
+  /** Starts the server's shutdown, as SIGTERM does; resolves once it has closed. */
+  shutdown(): Promise<void>
 }
 
 interface Entry {
@@ -53,7 +55,11 @@ export class Recorder implements Transcript {
   connections = 0
   private readonly open = new Set<Connection>()
 
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    /** Closes the server (the scenario's shutdown()). */
+    private readonly closeServer: () => Promise<void> = async () => {},
+  ) {}
 
   async connect(): Promise<Connection> {
     const socket = tcpConnect(this.port, '127.0.0.1')
@@ -93,6 +99,10 @@ export class Recorder implements Transcript {
 
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms))
+  }
+
+  shutdown(): Promise<void> {
+    return this.closeServer()
   }
 
   /** Records lines that crossed `connection`: `>` client to server, `<` server to client. */

@@ -53,7 +53,7 @@ export async function runScenario(scenario: Scenario): Promise<string[]> {
   const options = { ...defaultOptions(), shutdownGraceMs: 200, ...overrides, host: '127.0.0.1', port: 0 }
   const server = createPushServer(options)
   const { port } = await server.listener.listen(0, '127.0.0.1')
-  const recorder = new Recorder(port)
+  const recorder = new Recorder(port, () => server.listener.close(options.shutdownGraceMs))
   try {
     await run(recorder)
   } finally {
@@ -67,8 +67,19 @@ function normalize(line: string, port: number): string {
   return line
     .replaceAll(`:${port}`, ':8080')
     .replace(/(Date: )[^␍]+/, '$1<date>')
-    .replace(/((?:ETag|If-None-Match): )[^␍]+/i, '$1<etag>')
+    .replace(/((?:ETag|If-None-Match): )([^␍]+)/i, (_line, name: string, value: string) => name + normalizeTags(value))
     .replace(/(Last-Modified: )[^␍]+/i, '$1<last-modified>')
+}
+
+/**
+ * The ETags of /poll (src/comet/poll.ts) are "LIFE.newest.cursor.oldest": only LIFE, the
+ * server's start time, varies, so only it is hidden. Any other tag is <etag>.
+ */
+const POLL_ETAG = /^"[0-9a-z]+(\.\d+\.(?:\d+|-)\.\d+)"$/
+
+function normalizeTags(value: string): string {
+  const poll = POLL_ETAG.exec(value)
+  return poll ? `"<life>${poll[1]}"` : '<etag>'
 }
 
 /** Every chapter with transcripts, before and after regeneration. */
