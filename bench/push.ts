@@ -1,4 +1,4 @@
-// npm run bench:push [-- --subscribers 1000,10000 --burst 20 --steady 20]
+// npm run bench:push [-- --subscribers 1000,10000 --burst 20 --steady 50]
 //
 // Fan-out, push-wire against a reference written the way tutorials do it (node:http for
 // SSE and long polling, the ws package for WebSocket; bench/push-reference.ts), same
@@ -23,7 +23,7 @@ const { values } = parseArgs({
   options: {
     subscribers: { type: 'string', default: '1000,10000' },
     burst: { type: 'string', default: '20' },
-    steady: { type: 'string', default: '20' },
+    steady: { type: 'string', default: '50' },
     polls: { type: 'string', default: '10000' },
   },
 })
