@@ -3,6 +3,7 @@
 
 import { parseCommandLine } from './options.ts'
 import { createPushServer, type PushServer } from './server.ts'
+import { TracePrinter, tracer } from './trace/tracer.ts'
 
 const command = parseCommandLine(process.argv.slice(2))
 if (command.kind === 'help') {
@@ -27,6 +28,10 @@ try {
   const address = await listener.listen(options.port, options.host)
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   console.log(`listening on http://${host}:${address.port}`)
+  if (options.trace) {
+    console.log('tracing: every message on the wire is printed below (> from a client, < to it)')
+    tracer.attach(new TracePrinter())
+  }
 } catch (error) {
   console.error(`push-wire: cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`)
   process.exit(1)

@@ -38,6 +38,8 @@ export interface ServerOptions extends ListenerOptions {
   sseRetryMs: number
   /** The token publishing needs (Authorization: Bearer), or null for none. */
   publishToken: string | null
+  /** Print every message on the wire, annotated, to stdout (src/trace/). */
+  trace: boolean
 }
 
 /** The process's soft limit on open files (Linux: /proc/self/limits), or null if unknown. */
@@ -83,6 +85,7 @@ export function defaultOptions(): ServerOptions {
     heartbeatMs: 15_000,
     sseRetryMs: 3000,
     publishToken: null,
+    trace: false,
   }
 }
 
@@ -122,6 +125,7 @@ export function helpText(defaults = defaultOptions()): string {
     `  --allow-origin O[,O...]  origins allowed for WebSocket and CORS (default: every origin)`,
     `  --no-deflate             do not offer permessage-deflate to WebSocket clients`,
     `  --publish-token T        publishing needs "Authorization: Bearer T" (default: none)`,
+    `  --trace                  print what crosses the wire, annotated, per connection (> from a client, < to it)`,
   ]
   for (const [flag, key, what] of NUMERIC_FLAGS) {
     lines.push(`  --${`${flag} N`.padEnd(22)} ${what} (default ${defaults[key]})`)
@@ -144,6 +148,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     'allow-origin': { type: 'string' },
     'no-deflate': { type: 'boolean' },
     'publish-token': { type: 'string' },
+    trace: { type: 'boolean' },
     help: { type: 'boolean' },
   }
   for (const [flag] of NUMERIC_FLAGS) spec[flag] = { type: 'string' }
@@ -162,6 +167,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   }
   if (typeof values.public === 'string') options.publicDir = values.public
   if (values['no-deflate'] === true) options.deflate = false
+  if (values.trace === true) options.trace = true
   if (typeof values['publish-token'] === 'string') {
     if (!/^[\x21-\x7e]{8,}$/.test(values['publish-token'])) return { kind: 'error', message: '--publish-token takes 8 or more visible ASCII characters' }
     options.publishToken = values['publish-token']

@@ -10,6 +10,7 @@
 //   GET  /iframe/{channel}        the forever iframe
 //   GET  /sse/{channel}           Server-Sent Events
 //   GET  /ws/{channel}  (WebSocket) the channel both ways
+//   GET  /trace                   the wire trace as SSE, for public/inspector.html (loopback only)
 //   GET  /*                       static files from public/
 
 import { LongPolls } from './comet/longpoll.ts'
@@ -27,6 +28,7 @@ import { mayPublish, publishRoute, tokenMatches } from './hub/publish.ts'
 import { afterParameter, channelOf } from './hub/query.ts'
 import type { ServerOptions } from './options.ts'
 import { sseRoute } from './sse/session.ts'
+import { TraceInspectors } from './trace/inspector.ts'
 import { channelSession } from './ws/channel.ts'
 import { DEFAULT_DEFLATE } from './ws/deflate.ts'
 import { WsEndpoint } from './ws/endpoint.ts'
@@ -42,6 +44,8 @@ export interface PushServer {
   readonly channels: WsEndpoint
   readonly streams: Streams
   readonly longPolls: LongPolls
+  /** The clients of GET /trace. */
+  readonly inspectors: TraceInspectors
 }
 
 /** The WebSocket echo: the same opcode and payload back; reading waits while the client does not read. */
@@ -125,6 +129,9 @@ export function createPushServer(options: ServerOptions): PushServer {
     return channelRoute(req, res)
   })
 
+  const inspectors = new TraceInspectors(streams, listener)
+  router.get('/trace', inspectors.route())
+
   router.setFallback(serveStatic(options.publicDir))
-  return { listener, router, hub, echo, channels, streams, longPolls }
+  return { listener, router, hub, echo, channels, streams, longPolls, inspectors }
 }

@@ -20,6 +20,7 @@
 
 import type { Socket } from 'node:net'
 import { now } from '../clock.ts'
+import { tracer } from '../trace/tracer.ts'
 import { HttpError } from './errors.ts'
 import { RequestParser, type ParserLimits, type RequestHead } from './parser.ts'
 import { IncomingRequest, type RequestOwner, type Takeover } from './request.ts'
@@ -142,8 +143,14 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
     if (request !== this.request || this.continueSent || this.response!.headersSent) return
     if (request.head.expectContinue) {
       this.continueSent = true
-      this.write(continue100())
+      const interim = continue100()
+      if (tracer.on) tracer.responseText(this, request.head, interim)
+      this.write(interim)
     }
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress
   }
 
   takeOver(request: IncomingRequest, takeover: Takeover): void {
@@ -280,6 +287,7 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
           this.startExchange(event)
           break
         case 'body':
+          if (tracer.on) tracer.requestBody(this, event.data.length)
           this.request!.pushBody(event.data)
           break
         case 'end':
@@ -303,6 +311,7 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
     }
     const request = new IncomingRequest(head, this)
     const response = new Response(this, head)
+    if (tracer.on) tracer.requestHead(this, this.socket, head)
     this.request = request
     this.response = response
     this.requestEnded = false
@@ -321,6 +330,7 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
   private endOfRequest(): void {
     const request = this.request!
     this.requestEnded = true
+    if (tracer.on) tracer.requestEnd(this)
     if (this.deadline === 'body') this.setDeadline('none', 0)
     request.endBody()
     if (this.response!.ended) this.completeExchange()
@@ -390,7 +400,9 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
     const response = this.response
     this.closeRequested = true
     if (response === null) {
-      this.write(standaloneError(error))
+      const answer = standaloneError(error)
+      if (tracer.on) tracer.responseText(this, null, answer)
+      this.write(answer)
       this.closeGracefully()
     } else if (!response.headersSent) {
       response.closeAfter()

@@ -15,6 +15,8 @@ export interface RequestOwner {
   bodyWanted(request: IncomingRequest): void
   /** The handler will take the socket once this Upgrade (or CONNECT) request has ended. */
   takeOver(request: IncomingRequest, takeover: Takeover): void
+  /** The peer's IP address (undefined once the socket is gone). */
+  readonly remoteAddress?: string
 }
 
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({})
@@ -46,6 +48,11 @@ export class IncomingRequest {
     const headers = this.head.headers
     for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1]
     return undefined
+  }
+
+  /** The client's IP address, as the socket saw it (e.g. "127.0.0.1", "::1"). */
+  get remoteAddress(): string | undefined {
+    return this.owner.remoteAddress
   }
 
   get query(): URLSearchParams {

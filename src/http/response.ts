@@ -15,6 +15,7 @@
 import { encodeChunk, LAST_CHUNK } from './chunked.ts'
 import type { HttpError } from './errors.ts'
 import type { RequestHead } from './parser.ts'
+import { tracer } from '../trace/tracer.ts'
 
 export const STATUS_TEXT: Record<number, string> = {
   100: 'Continue',
@@ -163,6 +164,7 @@ export class Response {
     if (typeof body === 'string' && !bodyless && Buffer.byteLength(body) === body.length) {
       // An ASCII body: head and body go out as one latin1 string, one write.
       const head = this.serializeHead(`Content-Length: ${body.length}\r\n`)
+      if (tracer.on) tracer.responseHead(this.sink, this.request, head, this.isHead ? undefined : body)
       this.sink.write(this.isHead ? head : head + body)
       this.ended = true
       this.sink.finished(this)
@@ -171,6 +173,7 @@ export class Response {
     const bytes = body === undefined ? EMPTY : typeof body === 'string' ? Buffer.from(body) : body
     const framing = bodyless ? '' : `Content-Length: ${bytes.length}\r\n`
     const head = this.serializeHead(framing)
+    if (tracer.on) tracer.responseHead(this.sink, this.request, head, bodyless || this.isHead ? undefined : bytes)
     if (bodyless || this.isHead || bytes.length === 0) {
       this.sink.write(head)
     } else if (bytes.length <= COMBINE_LIMIT) {
@@ -212,7 +215,9 @@ export class Response {
     const bodyless = this.isBodyless()
     this.mode = bodyless ? 'none' : 'fixed-stream'
     this.owed = bodyless || this.isHead ? 0 : length
-    this.sink.write(this.serializeHead(bodyless ? '' : `Content-Length: ${length}\r\n`))
+    const head = this.serializeHead(bodyless ? '' : `Content-Length: ${length}\r\n`)
+    if (tracer.on) tracer.responseHead(this.sink, this.request, head)
+    this.sink.write(head)
   }
 
   /** Resolves when the connection can take more output: call it when write() returned false. */
@@ -242,7 +247,9 @@ export class Response {
     } else {
       this.mode = 'chunked'
     }
-    this.sink.write(this.serializeHead(this.mode === 'chunked' ? 'Transfer-Encoding: chunked\r\n' : ''))
+    const head = this.serializeHead(this.mode === 'chunked' ? 'Transfer-Encoding: chunked\r\n' : '')
+    if (tracer.on) tracer.responseHead(this.sink, this.request, head)
+    this.sink.write(head)
   }
 
   /** Writes part of a streamed body. Returns false when the socket's buffer is full: wait for drain. */
@@ -250,13 +257,18 @@ export class Response {
     if (this.ended) return false
     if (!this.headersSent) this.flushHeaders()
     if (data.length === 0 || this.isHead || this.mode === 'none') return true
-    if (this.mode === 'chunked') return this.sink.write(encodeChunk(data))
+    if (this.mode === 'chunked') {
+      const chunk = encodeChunk(data)
+      if (tracer.on) tracer.chunk(this.sink, this.request, chunk)
+      return this.sink.write(chunk)
+    }
     // The sink writes strings as latin1: a body string goes as its UTF-8 bytes.
     const bytes = typeof data === 'string' ? Buffer.from(data) : data
     if (this.mode === 'fixed-stream') {
       if (bytes.length > this.owed) throw new RangeError('more body bytes than the Content-Length sent')
       this.owed -= bytes.length
     }
+    if (tracer.on) tracer.responseBody(this.sink, this.request, bytes)
     return this.sink.write(bytes)
   }
 
@@ -265,7 +277,10 @@ export class Response {
     if (this.ended) return false
     if (!this.headersSent) this.flushHeaders()
     if (this.isHead || this.mode === 'none') return true
-    if (this.mode === 'chunked') return this.sink.write(chunk)
+    if (this.mode === 'chunked') {
+      if (tracer.on) tracer.chunk(this.sink, this.request, chunk)
+      return this.sink.write(chunk)
+    }
     throw new Error('writeEncodedChunk needs a chunked response; check chunked before encoding')
   }
 
@@ -294,7 +309,10 @@ export class Response {
   }
 
   private finishStream(): void {
-    if (this.mode === 'chunked' && !this.isHead) this.sink.write(LAST_CHUNK)
+    if (this.mode === 'chunked' && !this.isHead) {
+      if (tracer.on) tracer.chunk(this.sink, this.request, LAST_CHUNK)
+      this.sink.write(LAST_CHUNK)
+    }
     // A body shorter than its Content-Length can only be told apart by closing.
     if (this.mode === 'fixed-stream' && this.owed > 0) this.keepAlive = false
     this.ended = true

@@ -161,6 +161,19 @@ export function closeCodeName(code: number): string {
  * unmasked (text as a JSON string, binary in hex, a close frame's code and reason).
  */
 export function annotateWsFrame(frame: Buffer): string[] {
+  return describeFrame(frame, false)
+}
+
+/**
+ * The beginning of a frame whose payload was cut after its first bytes (the trace keeps
+ * no more of a large frame than it shows): annotated like the whole frame, the missing
+ * payload counted as `… (N more bytes)` rather than as an incomplete frame.
+ */
+export function annotateWsFramePrefix(prefix: Buffer): string[] {
+  return describeFrame(prefix, true)
+}
+
+function describeFrame(frame: Buffer, cut: boolean): string[] {
   if (frame.length < 2) return [`${hexBytes(frame)}  (incomplete frame: a header is at least 2 bytes)`]
   const b0 = frame[0]
   const b1 = frame[1]
@@ -209,11 +222,14 @@ export function annotateWsFrame(frame: Buffer): string[] {
   }
 
   const available = Math.min(length, frame.length - headerLength)
-  // A copy: unmasking must not change the caller's bytes.
-  const payload = Buffer.from(frame.subarray(headerLength, headerLength + available))
-  if (key !== null) unmask(payload, key, 0)
-  if (available < length) lines.push(`  (incomplete: ${available} of ${plural(length, 'payload byte')} here)`)
-  lines.push(...payloadLines(opcode, rsv1, payload, masked))
+  let payload = frame.subarray(headerLength, headerLength + available)
+  // A copy to unmask: the caller's bytes stay as they are.
+  if (key !== null) {
+    payload = Buffer.from(payload)
+    unmask(payload, key, 0)
+  }
+  if (available < length && !cut) lines.push(`  (incomplete: ${available} of ${plural(length, 'payload byte')} here)`)
+  lines.push(...payloadLines(opcode, fin, rsv1, payload, masked, length))
   const after = frame.length - headerLength - available
   if (after > 0) lines.push(`  (${plural(after, 'byte')} after this frame)`)
   return lines
@@ -226,21 +242,35 @@ function opcodeName(opcode: number): string {
   return isControl(opcode) ? 'reserved (control): a protocol error' : 'reserved (non-control): a protocol error'
 }
 
-function payloadLines(opcode: number, rsv1: boolean, payload: Buffer, masked: boolean): string[] {
-  const unmasked = masked ? ', unmasked' : ''
+/** `payload` holds the first bytes of a payload of `length` bytes (all of it, unless the frame was cut). */
+function payloadLines(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer, masked: boolean, length: number): string[] {
+  const what = `  payload (${plural(length, 'byte')}${masked ? ', unmasked' : ''}${rsv1 ? ', compressed' : ''})`
+  const missing = length - payload.length
   if (opcode === Opcode.CLOSE) return closeLines(payload)
-  if (payload.length === 0) return ['  payload (empty)']
-  if (rsv1) return [`  payload (${plural(payload.length, 'byte')}${unmasked}, compressed) ${shownHex(payload)}`]
-  if (opcode === Opcode.BINARY) return [`  payload (${plural(payload.length, 'byte')}${unmasked}) ${shownHex(payload)}`]
-  if (opcode === Opcode.TEXT) {
-    // RFC 6455 §8.1: a text message must be UTF-8; a single frame can be checked whole.
-    // (A fragment may end inside a character: FIN=0 text is shown as text only if it is valid alone.)
-    if (isUtf8(payload)) return [`  payload (${plural(payload.length, 'byte')}${unmasked}) ${shownJson(payload)}`]
-    return [`  payload (${plural(payload.length, 'byte')}${unmasked}) ${shownHex(payload)}  not valid UTF-8 (RFC 6455 §8.1: the receiver fails the connection with 1007)`]
+  if (length === 0) return ['  payload (empty)']
+  if (rsv1 || opcode === Opcode.BINARY) return [`${what} ${shownHex(payload, missing)}`]
+  // RFC 6455 §8.1: text must be UTF-8. A fragment may end inside a character, and a cut
+  // payload may too: a sequence left unfinished at the end is not counted against it.
+  const mayEndInside = missing > 0 || !fin
+  const text = isUtf8(payload) || (mayEndInside && isUtf8(payload.subarray(0, completeUtf8(payload))))
+  if (opcode === Opcode.TEXT && !text) {
+    return [`${what} ${shownHex(payload, missing)}  not valid UTF-8 (RFC 6455 §8.1: the receiver fails the connection with 1007)`]
   }
-  // Continuation, ping, pong and reserved opcodes carry any bytes: text when it reads as UTF-8.
-  const shown = isUtf8(payload) ? shownJson(payload) : shownHex(payload)
-  return [`  payload (${plural(payload.length, 'byte')}${unmasked}) ${shown}`]
+  // Text; and continuation, ping, pong and reserved opcodes carry any bytes: text when they read as UTF-8.
+  return [`${what} ${text ? shownJson(payload, missing) : shownHex(payload, missing)}`]
+}
+
+/** Where an unfinished UTF-8 sequence at the end of `bytes` begins (bytes.length if none). */
+function completeUtf8(bytes: Buffer): number {
+  for (let back = bytes.length - 1; back >= 0 && back >= bytes.length - 3; back--) {
+    const byte = bytes[back]
+    if (byte < 0x80) break
+    if (byte >= 0xc0) {
+      const need = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2
+      return bytes.length - back < need ? back : bytes.length
+    }
+  }
+  return bytes.length
 }
 
 /** RFC 6455 §5.5.1: a close payload is empty, or a 2-byte code and a UTF-8 reason. */
@@ -305,6 +335,15 @@ export function annotateSseBlock(block: Buffer | string): string[] {
   return lines
 }
 
+// ---- bodies (RFC 9112 §6: a body of Content-Length bytes, or up to the close)
+
+/** A body, or a piece of one, not chunked: its text (cut at 256 bytes) and its size. */
+export function annotateBody(body: Buffer | string): string[] {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body
+  if (bytes.length === 0) return ['(empty body)']
+  return [`${shownText(bytes)}  body, ${plural(bytes.length, 'byte')}`]
+}
+
 // ---- shared rendering
 
 function bit(set: boolean): string {
@@ -322,21 +361,22 @@ export function hexBytes(bytes: Uint8Array): string {
   return out
 }
 
-function more(bytes: Uint8Array): string {
-  return bytes.length > SHOWN_BYTES ? ` … (${bytes.length - SHOWN_BYTES} more bytes)` : ''
+function moreBytes(rest: number): string {
+  return rest > 0 ? ` … (${rest} more bytes)` : ''
 }
 
-function shownHex(bytes: Buffer): string {
-  return hexBytes(bytes.subarray(0, SHOWN_BYTES)) + more(bytes)
+/** Hex of the first 256 bytes; `missing` bytes that are not in `bytes` are counted as more. */
+function shownHex(bytes: Buffer, missing = 0): string {
+  const end = Math.min(bytes.length, SHOWN_BYTES)
+  return hexBytes(bytes.subarray(0, end)) + moreBytes(bytes.length - end + missing)
 }
 
 /** UTF-8 text as a JSON string; cut at 256 bytes without splitting a character. */
-function shownJson(bytes: Buffer): string {
+function shownJson(bytes: Buffer, missing = 0): string {
   let end = Math.min(bytes.length, SHOWN_BYTES)
   // Back up over continuation bytes (10xxxxxx) so the cut falls between characters.
-  if (end < bytes.length) while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--
-  const rest = bytes.length - end
-  return JSON.stringify(bytes.toString('utf8', 0, end)) + (rest > 0 ? ` … (${rest} more bytes)` : '')
+  if (end < bytes.length || missing > 0) while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--
+  return JSON.stringify(bytes.toString('utf8', 0, end)) + moreBytes(bytes.length - end + missing)
 }
 
 /** Bytes on one line: printable ASCII as it is, CR and LF as ␍ ␊, the rest \xNN. */

@@ -26,6 +26,7 @@ import { closePayload, encodeFrame, frameHeader, FrameDecoder, Opcode, type Fram
 import { isValidUtf8, Utf8Validator } from './utf8.ts'
 import { attachOwner, type SocketOwner } from '../http/socket-owner.ts'
 import { batchThisTurn } from '../http/write-batch.ts'
+import { tracer } from '../trace/tracer.ts'
 
 export interface SessionOptions {
   /** Largest message after reassembly and after inflation. Past it: 1009. */
@@ -118,6 +119,7 @@ export class WsSession implements SocketOwner {
 
   /** Starts the session: writes the 101 response, then reads what followed the request. */
   open(response: string, rest: Buffer): void {
+    if (tracer.on) tracer.wsHandshake(this.socket, response)
     this.socket.write(response, 'latin1')
     this.handler.onOpen?.(this)
     if (rest.length > 0) this.socketData(rest)
@@ -196,7 +198,9 @@ export class WsSession implements SocketOwner {
   }
 
   private writeRaw(frame: Buffer): void {
-    if (this.state === 'open' && !this.socket.destroyed) this.socket.write(frame)
+    if (this.state !== 'open' || this.socket.destroyed) return
+    if (tracer.on) tracer.wsSent(this.socket, frame)
+    this.socket.write(frame)
   }
 
   /** Whether more may be sent now; if not, onDrain is owed and will come. */
@@ -270,6 +274,8 @@ export class WsSession implements SocketOwner {
   socketData(chunk: Buffer): void {
     if (this.closeReceived || this.state === 'closed') return
     this.lastHeard = now()
+    // Before the decoder unmasks the bytes in place.
+    if (tracer.on) tracer.wsReceived(this.socket, chunk, this.decoder === null || this.decoder.idle)
     ;(this.decoder ??= new FrameDecoder({ expectMasked: true, allowRsv1: this.options.deflate !== null, maxPayload: this.options.maxMessageBytes })).feed(chunk)
     // What this read makes us send (echoes, pongs) leaves in one writev, not a write each.
     const socket = this.socket
@@ -445,18 +451,25 @@ export class WsSession implements SocketOwner {
   private writeMessage(opcode: number, payload: Buffer, compressed: boolean): void {
     if (this.state !== 'open' || this.socket.destroyed) return
     if (payload.length <= 16 * 1024) {
-      this.socket.write(encodeFrame(opcode, payload, { rsv1: compressed }))
+      const frame = encodeFrame(opcode, payload, { rsv1: compressed })
+      if (tracer.on) tracer.wsSent(this.socket, frame)
+      this.socket.write(frame)
     } else {
       // Large: header and payload as two writes in one writev, without copying the payload.
+      const header = frameHeader(opcode, payload.length, { rsv1: compressed })
+      if (tracer.on) tracer.wsSentParts(this.socket, header, payload)
       this.socket.cork()
-      this.socket.write(frameHeader(opcode, payload.length, { rsv1: compressed }))
+      this.socket.write(header)
       this.socket.write(payload)
       this.socket.uncork()
     }
   }
 
   private writeFrame(opcode: number, payload: Buffer): void {
-    if (!this.socket.destroyed) this.socket.write(encodeFrame(opcode, payload))
+    if (this.socket.destroyed) return
+    const frame = encodeFrame(opcode, payload)
+    if (tracer.on) tracer.wsSent(this.socket, frame)
+    this.socket.write(frame)
   }
 
   private sendClose(code: number | null, reason: string): void {
