@@ -54,6 +54,8 @@ interface Inspector {
 
 export class TraceInspectors implements TraceSink {
   private readonly inspectors = new Set<Inspector>()
+  /** Events left out for slow inspectors, in all. */
+  droppedEvents = 0
 
   constructor(
     private readonly streams: Streams,
@@ -107,6 +109,7 @@ export class TraceInspectors implements TraceSink {
       }
       if (outlet.queuedBytes > MAX_BACKLOG) {
         inspector.dropped++
+        this.droppedEvents++
         continue
       }
       if (inspector.dropped > 0) {
