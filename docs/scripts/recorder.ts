@@ -54,6 +54,8 @@ export class Recorder implements Transcript {
   /** How many connections the scenario opened so far. */
   connections = 0
   private readonly open = new Set<Connection>()
+  /** Connections whose bytes are not recorded right now (Connection.quietly). */
+  readonly muted = new Set<number>()
 
   constructor(
     readonly port: number,
@@ -107,6 +109,7 @@ export class Recorder implements Transcript {
 
   /** Records lines that crossed `connection`: `>` client to server, `<` server to client. */
   record(connection: number, direction: '>' | '<', lines: string[]): void {
+    if (this.muted.has(connection)) return
     for (const line of lines) this.entries.push({ connection, text: `${direction} ${line}` })
   }
 
@@ -250,6 +253,46 @@ export class Connection {
     await this.until(() => (this.ended ? 0 : -1), 'the server to close the connection')
     if (this.buffered.length > 0) this.recorder.record(this.number, '<', [hexLine(this.take(this.buffered.length))])
     this.recorder.note(this.recorder.connections > 1 ? `the server closed connection ${this.number}` : 'the server closed the connection')
+  }
+
+  /** Runs `steps` without recording what crosses this connection (a handshake shown in an earlier transcript, say). */
+  async quietly<T>(steps: () => Promise<T>): Promise<T> {
+    this.recorder.muted.add(this.number)
+    try {
+      return await steps()
+    } finally {
+      this.recorder.muted.delete(this.number)
+    }
+  }
+
+  /** Stops reading, as a slow client does: what the server sends waits in the kernel's buffers, then in the server's queue. */
+  pause(): void {
+    this.socket.pause()
+  }
+
+  resume(): void {
+    this.socket.resume()
+  }
+
+  /**
+   * Reads and drops, unrecorded, whole frames up to the first with opcode `until`, which is
+   * left to read; returns how many were dropped. For a backlog whose length TCP decides.
+   */
+  async skipFramesUntil(until: number): Promise<number> {
+    for (let skipped = 0; ; skipped++) {
+      const end = await this.until(() => frameEnd(this.buffered), 'a WebSocket frame')
+      if ((this.buffered[0] & 0x0f) === until) return skipped
+      this.take(end)
+    }
+  }
+
+  /** Reads and drops, unrecorded, the chunks before the last chunk, which is left to read; returns how many. */
+  async skipChunksUntilLast(): Promise<number> {
+    for (let skipped = 0; ; skipped++) {
+      const end = await this.until(() => chunkEnd(this.buffered), 'a chunk')
+      if (this.buffered[0] === 0x30 && this.buffered[1] === 0x0d) return skipped
+      this.take(end)
+    }
   }
 
   /** Closes our side. */
