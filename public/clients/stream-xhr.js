@@ -10,25 +10,38 @@
 //   budget of characters we end the request ourselves and open a new one with after= the
 //   newest id: nothing is lost, nothing repeated, and the memory is given back.
 // - Lines are cut at "\n"; the unfinished tail waits for the next progress event.
-// - An error or an end (loadend) reconnects with backoff, and with the cursor.
+// - An error or an end (loadend) reconnects with backoff, and with the cursor; so does
+//   silence longer than a few heartbeats (a dead connection that reported nothing).
 // - Chromium moves to readyState 2 (HEADERS_RECEIVED) only when the first bytes of the body
 //   arrive, so a quiet stream shows "connecting" until its first message or heartbeat.
 
 import { backoffDelay, chunkBytes, utf8Bytes } from '../demo.js'
 
-export function subscribeStreamXhr({ base = '', channel, tally, budgetChars = 256 * 1024 }) {
+export function subscribeStreamXhr({ base = '', channel, tally, budgetChars = 256 * 1024, silenceMs = 45_000 }) {
   let closed = false
   let xhr = null
   let failures = 0
   let retryTimer = 0
   let seen = 0
   let buffer = ''
+  let lastHeard = Date.now()
+  let silent = false
+
+  // Heartbeats (an empty line after 15 s of silence) keep a live stream talking; a silent one is dead.
+  const watchdog = setInterval(() => {
+    if (xhr !== null && xhr.readyState !== XMLHttpRequest.DONE && Date.now() - lastHeard > silenceMs) {
+      silent = true
+      xhr.abort() // loadend follows, which reconnects
+    }
+  }, 1000)
 
   function connect() {
     tally.setState('connecting')
     tally.countRequest()
     seen = 0
     buffer = ''
+    lastHeard = Date.now()
+    silent = false
     xhr = new XMLHttpRequest()
     xhr.open('GET', `${base}/stream/${channel}?after=${tally.lastId}`)
     xhr.onreadystatechange = onReadyStateChange
@@ -49,6 +62,7 @@ export function subscribeStreamXhr({ base = '', channel, tally, budgetChars = 25
 
   function read() {
     const text = xhr.responseText
+    if (text.length > seen) lastHeard = Date.now()
     buffer += text.slice(seen)
     seen = text.length
     let newline
@@ -71,7 +85,7 @@ export function subscribeStreamXhr({ base = '', channel, tally, budgetChars = 25
   function onLoadEnd() {
     if (closed) return
     read()
-    const why = xhr.status === 0 ? 'the connection failed' : xhr.status === 200 ? 'the server ended the stream' : `GET /stream answered ${xhr.status}`
+    const why = silent ? `silent for ${silenceMs} ms` : xhr.status === 0 ? 'the connection failed' : xhr.status === 200 ? 'the server ended the stream' : `GET /stream answered ${xhr.status}`
     const delay = backoffDelay(failures++)
     tally.reconnecting(why, delay)
     retryTimer = setTimeout(connect, delay)
@@ -82,6 +96,7 @@ export function subscribeStreamXhr({ base = '', channel, tally, budgetChars = 25
     close() {
       closed = true
       clearTimeout(retryTimer)
+      clearInterval(watchdog)
       xhr?.abort()
       tally.setState('closed')
     },

@@ -1,8 +1,8 @@
 // compare.html in Chromium: all six transports subscribe to one channel at once, some from
 // the second origin (localhost beside 127.0.0.1); messages from the page's publish box reach
 // all six, in order, with a latency; after the server drops every connection of the channel,
-// all six recover and lose or repeat nothing (the cross-origin EventSource reconnects with
-// Last-Event-ID, which needs the server's CORS preflight answer).
+// all six recover and lose or repeat nothing (the cross-origin EventSource reconnects by
+// itself with Last-Event-ID; Chromium sends that header without a CORS preflight).
 
 import * as assert from 'uvu/assert'
 import { browserSuite, type WatchedPage } from '../helpers/browser.ts'
