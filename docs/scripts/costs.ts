@@ -26,6 +26,7 @@ import { defaultOptions } from '../../src/options.ts'
 import { markdownTable, rewriteMarked } from './measure/markers.ts'
 import { machine, REPO, sleep, startServer, type ServerProcess } from './measure/processes.ts'
 import { Publisher } from './measure/publisher.ts'
+import { Relay } from './measure/relay.ts'
 import { spent, Subscriber, TRANSPORT_NAMES, TRANSPORTS, type Tally, type Transport } from './measure/subscribers.ts'
 
 const { values } = parseArgs({
@@ -310,6 +311,29 @@ async function memory(transport: Transport): Promise<Memory> {
   }
 }
 
+// ---- what a browser's request head weighs
+
+/** The request head Chromium sends for a fetch() of a poll, as it crossed the wire, or null without Chromium. */
+async function browserRequestHead(): Promise<{ bytes: number; fields: string[] } | null> {
+  const { chromiumPresent, TestBrowser } = await import('../../test/helpers/browser.ts')
+  if (!chromiumPresent()) return null
+  const server = await startServer()
+  const relay = await Relay.start(server.port)
+  const browser = await TestBrowser.launch()
+  try {
+    const page = await browser.open(`http://127.0.0.1:${relay.port}/hello`)
+    await page.value(`fetch('/poll/costs-browser?after=0').then((r) => r.text())`)
+    const head = relay.connections.flatMap((c) => c.requests).find((h) => h.startsWith('GET /poll/'))
+    if (head === undefined) return null
+    // The relay keeps a head up to its last CRLF; on the wire one more CRLF ends it.
+    return { bytes: Buffer.byteLength(head) + 2, fields: head.split('\r\n').slice(1, -1).map((line) => line.slice(0, line.indexOf(':'))) }
+  } finally {
+    await browser.close()
+    await relay.close()
+    await server.stop()
+  }
+}
+
 // ---- the run
 
 const began = performance.now()
@@ -331,6 +355,7 @@ try {
 const idleCosts = await idle()
 console.log(`  idle traffic: measured (${elapsed()})`)
 const measured = await Promise.all(TRANSPORTS.map(memory))
+const browserHead = quick ? null : await browserRequestHead()
 // One server per transport, all at once: each process's memory is its own.
 const memories = Object.fromEntries(TRANSPORTS.map((t, i) => [t, measured[i]])) as Record<Transport, Memory>
 console.log(`  memory per idle client: measured (${elapsed()})`)
@@ -346,6 +371,8 @@ const result = {
     defaults: { heartbeatMs: defaults.heartbeatMs, wsPingIntervalMs: defaults.wsPingIntervalMs, longPollTimeoutS: 25, pollIntervalMs: parameters.pollIntervalMs },
     requestHead: 'GET PATH HTTP/1.1 + Host only',
   },
+  /** The same poll's request head as Chromium sends it (null: not measured). */
+  browserRequestHead: browserHead,
   seconds: Math.round((performance.now() - began) / 1000),
   transports: TRANSPORTS.map((t) => ({
     transport: t,
@@ -358,14 +385,14 @@ const result = {
   })),
 }
 mkdirSync(dirname(jsonFile), { recursive: true })
-writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`)
+writeFileSync(jsonFile, `${JSON.stringify(result, (_key, value) => (typeof value === 'number' && !Number.isInteger(value) ? Math.round(value * 100) / 100 : value), 2)}\n`)
 console.log(`wrote ${jsonFile}`)
 
 // ---- the chapter's tables
 
 type Row = (typeof result.transports)[number]
 const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-')
-const ratio = (n: number) => (n === 0 ? '0' : dec(n, 2))
+const ratio = (n: number) => (n === 0 ? '0' : Number.isInteger(n) ? String(n) : dec(n, n >= 10 ? 1 : 2))
 const dec = (n: number, digits: number) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '-')
 const ms = (n: number) => `${dec(n, n < 10 ? 1 : 0)} ms`
 const kib = (n: number) => `${dec(n / 1024, 1)} KiB`
@@ -395,7 +422,7 @@ function tables(): string {
       r.name,
       streamed(r) ? `${int(r.setUp.bytes)} B, 1 request` : 'each poll is a request',
       `${int(r.idle.bytesPerExchange)} B (${idleWhat(r.transport)})`,
-      `${int(r.idle.bytesPerMinute)} B, ${dec(r.idle.requestsPerMinute, 1)} requests`,
+      `${int(r.idle.bytesPerMinute)} B, ${ratio(r.idle.requestsPerMinute)} requests`,
       kib(r.memory.heapBytesPerClient),
       kib(r.memory.rssBytesPerClient),
     ]),
@@ -412,8 +439,16 @@ function tables(): string {
     '',
     holding,
     '',
-    'The request heads are the smallest HTTP/1.1 allows (`GET PATH HTTP/1.1` and `Host`); a browser adds 300 to 700 bytes of its own fields (User-Agent, Accept, Accept-Language, Referer, the Sec-Fetch-* fields, cookies) to every request, which makes each poll, but not each streamed message, dearer.',
+    browserNote(),
   ].join('\n')
+}
+
+function browserNote(): string {
+  const head = result.browserRequestHead
+  const ours = Buffer.byteLength(`GET /poll/costs-browser?after=0 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n`)
+  const base = 'The request heads here are the smallest HTTP/1.1 allows (`GET PATH HTTP/1.1` and `Host`).'
+  if (head === null) return `${base} A browser sends several fields more with every request, which makes each poll, but not each streamed message, dearer.`
+  return `${base} Chromium's \`fetch()\` of the same poll sent ${head.bytes} bytes of head (${head.fields.join(', ')}), about ${head.bytes - ours} more, before any cookie: add that to every poll, and to nothing else.`
 }
 
 function idleWhat(transport: Transport): string {

@@ -22,7 +22,7 @@ import { connect } from 'node:net'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { markdownTable, rewriteMarked } from './measure/markers.ts'
-import { experimentConf, freePort, NGINX, nginxPresent, NginxProcess, recommendedConf, VARIANTS } from './measure/nginx.ts'
+import { byChannelHttp, experimentConf, freePort, NGINX, nginxPresent, NginxProcess, recommendedConf, VARIANTS } from './measure/nginx.ts'
 import { machine, REPO, sleep, startServer, type ServerProcess } from './measure/processes.ts'
 import { Publisher } from './measure/publisher.ts'
 import { Relay } from './measure/relay.ts'
@@ -296,6 +296,117 @@ async function http10(server: ServerProcess, nginxPort: number, relay: Relay): P
   return result
 }
 
+// ---- 7. two server processes: requests spread in turn, or by channel
+
+interface Spread {
+  setup: string
+  what: string
+  channels: number
+  /** Channels whose long poll received the message published to it. */
+  delivered: number
+  /** Server processes that answered the long polls (nginx adds X-Upstream to each answer). */
+  processes: number
+}
+
+/**
+ * Per channel, a long poll through nginx; then, once all are parked, a publish to each
+ * channel through nginx (in the reverse order). Did each poll get its channel's message?
+ */
+async function spreading(nginxPort: number): Promise<Spread[]> {
+  const channels = 8
+  const results: Spread[] = []
+  for (const setup of ['round-robin', 'by-channel']) {
+    const name = (i: number) => `spread-${setup}-${i}`
+    const polls: TimedResponse[] = []
+    for (let i = 1; i <= channels; i++) {
+      polls.push(new TimedResponse(nginxPort, `/x/${setup}/longpoll/${name(i)}?after=0&timeout=2`))
+      await sleep(20)
+    }
+    await sleep(200)
+    for (let i = channels; i >= 1; i--) {
+      await fetch(`http://127.0.0.1:${nginxPort}/x/${setup}/publish/${name(i)}`, { method: 'POST', body: `message for channel ${i}` })
+    }
+    // Each poll is answered: with its message, or 204 after its 2 s; the answer names the process.
+    await Promise.all(polls.map((poll) => poll.until(() => poll.headAt !== null, 3500)))
+    await sleep(50)
+    const delivered = polls.filter((poll, i) => poll.text.includes(`message for channel ${i + 1}`)).length
+    const processes = new Set(polls.map((poll) => /\r\nX-Upstream: ([^\r]*)/i.exec(poll.head)?.[1])).size
+    for (const poll of polls) poll.close()
+    results.push({ setup, what: VARIANTS[setup].what, channels, delivered, processes })
+  }
+  return results
+}
+
+// ---- 6. six connections per host over HTTP/1.1, and HTTP/2
+
+interface Multiplex {
+  protocol: string
+  url: string
+  opened: number
+  received: number
+}
+
+const CERTIFICATE_COMMAND = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']
+
+/** A self-signed certificate for 127.0.0.1 (cert.pem, key.pem), or null without openssl. */
+async function certificate(): Promise<Record<string, string> | null> {
+  const { execFile } = await import('node:child_process')
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const dir = mkdtempSync(join(tmpdir(), 'push-wire-cert-'))
+  try {
+    const made = await new Promise<boolean>((resolve) => execFile('openssl', CERTIFICATE_COMMAND, { cwd: dir }, (error) => resolve(error === null)))
+    if (!made) return null
+    return { 'cert.pem': readFileSync(join(dir, 'cert.pem'), 'utf8'), 'key.pem': readFileSync(join(dir, 'key.pem'), 'utf8') }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Ten EventSources from one page, over nginx's HTTP/1.1 listener and over its HTTP/2 one, in Chromium. */
+async function multiplexing(server: ServerProcess, http1Port: number, http2Port: number): Promise<Multiplex[] | null> {
+  const { chromiumPresent, CHROMIUM_PATH } = await import('../../test/helpers/browser.ts')
+  if (!chromiumPresent()) return null
+  const { chromium } = await import('playwright-core')
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  })
+  try {
+    const results: Multiplex[] = []
+    for (const origin of [`http://127.0.0.1:${http1Port}`, `https://127.0.0.1:${http2Port}`]) {
+      const context = await browser.newContext({ ignoreHTTPSErrors: true })
+      const page = await context.newPage()
+      await page.goto(`${origin}/hello`)
+      const channel = `multiplex-${results.length}`
+      // The page's code, as text: this file is compiled without the DOM's types.
+      await page.evaluate(`(() => {
+        window.received = 0
+        window.sources = Array.from({ length: 10 }, () => new EventSource('/sse/${channel}'))
+        for (const source of window.sources) source.onmessage = () => window.received++
+      })()`)
+      await sleep(1500)
+      await fetch(`${server.origin}/publish/${channel}`, { method: 'POST', body: 'to every stream' })
+      await sleep(500)
+      const seen = (await page.evaluate(`(() => {
+        const state = {
+          opened: window.sources.filter((s) => s.readyState === EventSource.OPEN).length,
+          received: window.received,
+          protocol: performance.getEntriesByType('navigation')[0].nextHopProtocol,
+        }
+        for (const source of window.sources) source.close()
+        return state
+      })()`)) as { opened: number; received: number; protocol: string }
+      results.push({ protocol: seen.protocol, url: `${origin.replace(/:\d+$/, origin.startsWith('https') ? ':8443' : ':8000')}/sse/...`, opened: seen.opened, received: seen.received })
+      await context.close()
+    }
+    return results
+  } finally {
+    await browser.close()
+  }
+}
+
 // ---- the run
 
 const host = machine()
@@ -309,7 +420,9 @@ const main = await startServer()
 const beat = await startServer({ flags: ['--heartbeat', '1000', '--ws-ping-interval', '1000'] })
 const relay = await Relay.start(main.port)
 const nginxPort = await freePort()
-const nginx = await NginxProcess.start(experimentConf({ main: main.port, beat: beat.port, relay: relay.port }, nginxPort, READ_TIMEOUT_S), nginxPort)
+const tls = quick ? null : await certificate()
+const http2Port = tls === null ? null : await freePort()
+const nginx = await NginxProcess.start(experimentConf({ main: main.port, beat: beat.port, relay: relay.port }, nginxPort, READ_TIMEOUT_S, http2Port), nginxPort, tls ?? {})
 interface Findings {
   generated: string
   command: string
@@ -322,6 +435,9 @@ interface Findings {
   readTimeout: { results: ReadTimeout[]; errorLogLines: string[] }
   upgrades: Upgrade[]
   http10: Http10
+  /** null when skipped (--quick, or no openssl or Chromium). */
+  multiplexing: Multiplex[] | null
+  spreading: Spread[]
   verdicts: Record<string, boolean>
 }
 let result: Findings
@@ -338,6 +454,10 @@ try {
   console.log('  5. HTTP/1.0 upstream: measured')
   const cut = await timeouts
   console.log('  3. proxy_read_timeout: measured')
+  const spread = await spreading(nginxPort)
+  console.log('  7. two server processes: measured')
+  const multiplexed = http2Port === null ? null : await multiplexing(main, nginxPort, http2Port)
+  console.log(multiplexed === null ? '  6. HTTP/2: skipped (quick, or no openssl or Chromium)' : '  6. HTTP/2: measured')
   result = {
     generated: host.date,
     command: COMMAND,
@@ -350,6 +470,8 @@ try {
     readTimeout: cut,
     upgrades: upgraded,
     http10: old,
+    multiplexing: multiplexed,
+    spreading: spread,
     verdicts: {},
   }
 } finally {
@@ -379,6 +501,13 @@ result.verdicts = {
     find(result.upgrades, 'ws-default').status !== 101 && find(result.upgrades, 'ws-http11').status !== 101 && find(result.upgrades, 'recommended').status === 101,
   http10UpstreamGetsNoChunks: /HTTP\/1\.0/.test(result.http10.upstreamRequest) && !/chunked/i.test(result.http10.upstreamResponse) && result.http10.firstMessageMs !== null,
   http10OpensAConnectionPerRequest: result.http10.http10Connections === result.http10.polls && result.http10.keepAliveConnections === 1,
+}
+result.verdicts.roundRobinLosesMessagesByChannelDoesNot =
+  find(result.spreading, 'round-robin').delivered < find(result.spreading, 'round-robin').channels && find(result.spreading, 'by-channel').delivered === find(result.spreading, 'by-channel').channels &&
+  find(result.spreading, 'by-channel').processes === 2
+if (result.multiplexing !== null) {
+  const [h1, h2] = result.multiplexing
+  result.verdicts.http2LiftsTheSixConnectionLimit = h1.protocol === 'http/1.1' && h1.opened === 6 && h2.protocol === 'h2' && h2.opened === 10 && h2.received === 10
 }
 
 mkdirSync(dirname(jsonFile), { recursive: true })
@@ -452,6 +581,24 @@ function findings(): string {
     '',
     `What the client got from nginx: \`${r.http10.clientFraming.split('\r\n').join('`, `')}\`; the first message arrived ${msText(r.http10.firstMessageMs)} after it was published. ${r.http10.polls} short polls on one client connection opened ${r.http10.http10Connections} connections to the server with HTTP/1.0, and ${r.http10.keepAliveConnections} with \`proxy_http_version 1.1\`, \`proxy_set_header Connection ""\` and \`keepalive\`.`,
     '',
+    '**Two server processes behind nginx.** A long poll on each of 8 channels, then a publish to each channel, all through nginx; each process keeps its own channels:',
+    '',
+    markdownTable(
+      ['setup', 'processes that answered the polls', 'long polls that received their message'],
+      r.spreading.map((x) => [x.what, String(x.processes), `${x.delivered} of ${x.channels}`]),
+    ),
+    '',
+    ...(r.multiplexing === null
+      ? []
+      : [
+          '**Six connections per host, and HTTP/2.** One Chromium page opened ten `EventSource`s to its own host through nginx, over its HTTP/1.1 listener and over an HTTP/2 one (TLS, with a self-signed certificate; browsers speak HTTP/2 only over TLS); then one message was published to their channel:',
+          '',
+          markdownTable(
+            ['listener', 'protocol the page used', 'streams open after 1.5 s', 'streams that got the message'],
+            r.multiplexing.map((m) => [m.url.startsWith('https') ? '`listen 8443 ssl http2`' : '`listen 8000`', `\`${m.protocol}\``, `${m.opened} of 10`, `${m.received} of 10`]),
+          ),
+          '',
+        ]),
     '**Verdicts** (each computed by the script from the figures above):',
     '',
     verdictList,
@@ -469,6 +616,8 @@ const VERDICT_TEXT: Record<string, string> = {
   websocketNeedsHttp11AndUpgradeFields: 'the WebSocket upgrade needs `proxy_http_version 1.1` and the Upgrade and Connection fields; without them the server answers 400',
   http10UpstreamGetsNoChunks: 'to an HTTP/1.0 request the server answers without chunks (the body ends with the connection), and the stream still flows',
   http10OpensAConnectionPerRequest: 'HTTP/1.0 upstream opens one connection per request; HTTP/1.1 with keepalive reuses one',
+  roundRobinLosesMessagesByChannelDoesNot: 'with two processes, round robin sends a publisher and a subscriber of one channel to different processes (the message never reaches the poll); a hash of the channel name keeps them together',
+  http2LiftsTheSixConnectionLimit: 'over HTTP/1.1 a page gets six streams to one host; over HTTP/2 it gets all ten',
 }
 
 const rendered = findings()
@@ -476,7 +625,12 @@ console.log()
 console.log(rendered)
 if (values['no-chapter'] !== true) {
   writeFileSync(join(REPO, 'docs/data/nginx.conf'), recommendedConf())
-  const missing = rewriteMarked(chapter, { nginx: rendered, 'nginx-conf': `\`\`\`nginx\n${recommendedConf()}\`\`\`` })
+  const byChannel = `${byChannelHttp([8080, 8081])}\n    # ... and in the server block, proxy_pass http://push_wire_by_channel; instead of http://push_wire;\n`
+  const missing = rewriteMarked(chapter, {
+    nginx: rendered,
+    'nginx-conf': `\`\`\`nginx\n${recommendedConf()}\`\`\``,
+    'nginx-by-channel': `\`\`\`nginx\n${byChannel}\`\`\``,
+  })
   if (missing.length > 0) console.error(`${chapter}: no markers for ${missing.join(', ')}`)
   else console.log(`rewrote the findings and the configuration in ${chapter}`)
 }

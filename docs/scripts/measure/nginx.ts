@@ -87,6 +87,26 @@ ${recommendedHttp(8080, 8000)}}
 `
 }
 
+/**
+ * Several server processes behind one nginx, each channel always on the same one: the
+ * channel name, taken from the path, picks the server (a consistent hash, so that adding a
+ * server moves only some channels). Publishers and subscribers of a channel meet on one
+ * process, whose history their cursors refer to.
+ */
+export function byChannelHttp(serverPorts: number[], pathPrefix = ''): string {
+  return `    map $uri $push_channel {
+        "~^${pathPrefix}/(?:poll|longpoll|stream|iframe|sse|ws|publish)/(?<name>[^/]+)" $name;
+        default "";
+    }
+
+    upstream push_wire_by_channel {
+        hash $push_channel consistent;
+${serverPorts.map((port) => `        server 127.0.0.1:${port};`).join('\n')}
+        keepalive 16;
+    }
+`
+}
+
 export interface Upstreams {
   /** The server with the default heartbeat (15 s) and ping (30 s). */
   main: number
@@ -97,7 +117,7 @@ export interface Upstreams {
 }
 
 /** What `NAME` changes from the recommended location, for the experiments under /x/NAME/. */
-export const VARIANTS: Record<string, { upstream: keyof Upstreams | 'relay-keepalive'; lines: string[]; what: string }> = {
+export const VARIANTS: Record<string, { upstream: keyof Upstreams | 'relay-keepalive' | 'round-robin' | 'by-channel'; lines: string[]; what: string }> = {
   'ignore-header': {
     upstream: 'main',
     lines: ['proxy_http_version 1.1;', 'proxy_set_header Connection "";', 'proxy_ignore_headers X-Accel-Buffering;'],
@@ -131,6 +151,16 @@ export const VARIANTS: Record<string, { upstream: keyof Upstreams | 'relay-keepa
   'ws-default': { upstream: 'main', lines: [], what: 'proxy_pass alone (nginx speaks HTTP/1.0 upstream)' },
   'ws-http11': { upstream: 'main', lines: ['proxy_http_version 1.1;'], what: 'proxy_http_version 1.1, no Upgrade or Connection fields' },
   http10: { upstream: 'relay', lines: [], what: "nginx's defaults: HTTP/1.0 and Connection: close upstream" },
+  'round-robin': {
+    upstream: 'round-robin',
+    lines: ['proxy_http_version 1.1;', 'proxy_set_header Connection "";', 'add_header X-Upstream $upstream_addr always;'],
+    what: 'two server processes, requests spread in turn (round robin)',
+  },
+  'by-channel': {
+    upstream: 'by-channel',
+    lines: ['proxy_http_version 1.1;', 'proxy_set_header Connection "";', 'add_header X-Upstream $upstream_addr always;'],
+    what: 'two server processes, chosen by a hash of the channel name',
+  },
   'http11-keepalive': {
     upstream: 'relay-keepalive',
     lines: ['proxy_http_version 1.1;', 'proxy_set_header Connection "";'],
@@ -138,11 +168,34 @@ export const VARIANTS: Record<string, { upstream: keyof Upstreams | 'relay-keepa
   },
 }
 
-/** The configuration the script runs: the recommended server, and the variants under /x/NAME/. */
-export function experimentConf(upstreams: Upstreams, listenPort: number, readTimeoutS: number): string {
+/**
+ * The recommended location on an HTTP/2 listener (TLS, as browsers speak HTTP/2 only over
+ * TLS), with the certificate and key in the -p folder as cert.pem and key.pem.
+ */
+function http2Server(listenPort: number): string {
+  const location = /        location \/ \{[\s\S]*?\n        \}\n/.exec(recommendedHttp(0, 0))![0]
+  return `
+    server {
+        listen 127.0.0.1:${listenPort} ssl http2;
+        ssl_certificate cert.pem;
+        ssl_certificate_key key.pem;
+
+${location}    }
+`
+}
+
+/** The configuration the script runs: the recommended server, the variants under /x/NAME/, and an HTTP/2 listener when `http2Port` is given. */
+export function experimentConf(upstreams: Upstreams, listenPort: number, readTimeoutS: number, http2Port: number | null = null): string {
   const locations = Object.entries(VARIANTS)
     .map(([name, variant]) => {
-      const upstream = { main: 'push_wire', beat: 'push_wire_beat', relay: 'relay', 'relay-keepalive': 'relay_keepalive' }[variant.upstream]
+      const upstream = {
+        main: 'push_wire',
+        beat: 'push_wire_beat',
+        relay: 'relay',
+        'relay-keepalive': 'relay_keepalive',
+        'round-robin': 'push_wire_round_robin',
+        'by-channel': 'push_wire_by_channel',
+      }[variant.upstream]
       const lines = variant.lines.map((line) => `            ${line.replace('READ_TIMEOUT', `${readTimeoutS}s`)}`).join('\n')
       return `        location /x/${name}/ {\n            proxy_pass http://${upstream}/;\n${lines}${lines ? '\n' : ''}        }`
     })
@@ -154,11 +207,13 @@ ${TEMP_PATHS}
     upstream push_wire_beat { server 127.0.0.1:${upstreams.beat}; }
     upstream relay { server 127.0.0.1:${upstreams.relay}; }
     upstream relay_keepalive { server 127.0.0.1:${upstreams.relay}; keepalive 4; }
+    upstream push_wire_round_robin { server 127.0.0.1:${upstreams.main}; server 127.0.0.1:${upstreams.beat}; }
 
+${byChannelHttp([upstreams.main, upstreams.beat], '/x/by-channel')}
 ${recommended}
 ${locations}
     }
-}
+${http2Port === null ? '' : http2Server(http2Port)}}
 `
 }
 
@@ -177,10 +232,14 @@ export class NginxProcess {
     readonly port: number,
   ) {}
 
-  /** Writes `conf` into a new temporary folder and runs nginx on it until it accepts connections on `port`. */
-  static async start(conf: string, port: number): Promise<NginxProcess> {
+  /**
+   * Writes `conf` (and `files`, such as a certificate, which it names by relative paths)
+   * into a new temporary folder and runs nginx on it until it accepts connections on `port`.
+   */
+  static async start(conf: string, port: number, files: Record<string, string> = {}): Promise<NginxProcess> {
     const prefix = mkdtempSync(join(tmpdir(), 'push-wire-nginx-'))
     writeFileSync(join(prefix, 'nginx.conf'), conf)
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(prefix, name), text)
     const child = spawn(NGINX, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text))
