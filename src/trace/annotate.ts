@@ -15,6 +15,7 @@
 
 import { isUtf8 } from 'node:buffer'
 import { isControl, Opcode, unmask } from '../ws/frame.ts'
+import { Utf8Validator } from '../ws/utf8.ts'
 
 /** Payload bytes shown before the rest is summarised. */
 export const SHOWN_BYTES = 256
@@ -209,7 +210,7 @@ function describeFrame(frame: Buffer, cut: boolean): string[] {
   lines.push(`  RSV3   ${bit(rsv3)}${rsv3 ? '  set, and no extension defines it: a protocol error (1002)' : ''}`)
   lines.push(`  opcode 0x${opcode.toString(16).toUpperCase()}  ${opcodeName(opcode)}`)
   // RFC 6455 §5.1, §5.3: a client masks every frame; a server masks none.
-  lines.push(`  MASK   ${bit(masked)}  ${masked ? 'masked: a client-to-server frame' : 'not masked: a server-to-client frame'}`)
+  lines.push(`  MASK   ${bit(masked)}  ${masked ? 'masked: as every client-to-server frame must be' : 'not masked: right from a server; from a client, a protocol error (1002)'}`)
   let lengthLine = `  length ${length}  ${lengthForm}`
   // RFC 6455 §5.2: "the minimal number of bytes MUST be used to encode the length".
   if ((extended === 2 && length <= 125) || (extended === 8 && length <= 0xffff)) lengthLine += ' (not the shortest form)'
@@ -250,11 +251,19 @@ function payloadLines(opcode: number, fin: boolean, rsv1: boolean, payload: Buff
   if (length === 0) return ['  payload (empty)']
   if (rsv1 || opcode === Opcode.BINARY) return [`${what} ${shownHex(payload, missing)}`]
   // RFC 6455 §8.1: text must be UTF-8. A fragment may end inside a character, and a cut
-  // payload may too: a sequence left unfinished at the end is not counted against it.
+  // payload may too: a sequence left unfinished at the end is not counted against it, but a
+  // byte that no UTF-8 text can hold is (the validator refuses a bad prefix at once).
   const mayEndInside = missing > 0 || !fin
-  const text = isUtf8(payload) || (mayEndInside && isUtf8(payload.subarray(0, completeUtf8(payload))))
+  const validator = new Utf8Validator()
+  const text = validator.write(payload) && (mayEndInside || validator.end())
   if (opcode === Opcode.TEXT && !text) {
     return [`${what} ${shownHex(payload, missing)}  not valid UTF-8 (RFC 6455 §8.1: the receiver fails the connection with 1007)`]
+  }
+  const complete = text ? completeUtf8(payload) : payload.length
+  if (complete < payload.length && missing === 0) {
+    // The character continues in the next frame: show its first bytes apart, not as U+FFFD.
+    const rest = payload.subarray(complete)
+    return [`${what} ${shownJson(payload.subarray(0, complete))} + ${hexBytes(rest)}  (the start of a character that the next frame completes)`]
   }
   // Text; and continuation, ping, pong and reserved opcodes carry any bytes: text when they read as UTF-8.
   return [`${what} ${text ? shownJson(payload, missing) : shownHex(payload, missing)}`]
@@ -368,7 +377,8 @@ function moreBytes(rest: number): string {
 /** Hex of the first 256 bytes; `missing` bytes that are not in `bytes` are counted as more. */
 function shownHex(bytes: Buffer, missing = 0): string {
   const end = Math.min(bytes.length, SHOWN_BYTES)
-  return hexBytes(bytes.subarray(0, end)) + moreBytes(bytes.length - end + missing)
+  const more = moreBytes(bytes.length - end + missing)
+  return end === 0 ? more.trimStart() : hexBytes(bytes.subarray(0, end)) + more
 }
 
 /** UTF-8 text as a JSON string; cut at 256 bytes without splitting a character. */

@@ -73,7 +73,7 @@ test('sends a typed line as a masked text frame and shows both frames of the ech
     '>   RSV2   0',
     '>   RSV3   0',
     '>   opcode 0x1  text',
-    '>   MASK   1  masked: a client-to-server frame',
+    '>   MASK   1  masked: as every client-to-server frame must be',
     '>   length 5  7-bit form',
     '>   masking key 37 fa 21 3d',
     '>   payload (5 bytes, unmasked) "Hello"',
@@ -99,7 +99,7 @@ test('a ping with a payload is answered by a pong with the same payload; raw hex
 
 test('an unmasked frame: the server closes with 1002', async () => {
   const run = await wire([url], '/unmasked hello\n')
-  assert.ok(run.lines.includes('>   MASK   0  not masked: a server-to-client frame'))
+  assert.ok(run.lines.includes('>   MASK   0  not masked: right from a server; from a client, a protocol error (1002)'))
   assert.equal(closeFrom(run), { code: 'close code 1002 (Protocol Error)', reason: 'reason "a client must mask every frame it sends (RFC 6455 §5.1)"' })
   assert.ok(run.lines.includes('* the server closes with 1002 (Protocol Error)'))
 })

@@ -105,7 +105,7 @@ frame('explains the unmasked "Hello" of RFC 6455 §5.7', () => {
     '  RSV2   0',
     '  RSV3   0',
     '  opcode 0x1  text',
-    '  MASK   0  not masked: a server-to-client frame',
+    '  MASK   0  not masked: right from a server; from a client, a protocol error (1002)',
     '  length 5  7-bit form',
     '  payload (5 bytes) "Hello"',
   ])
@@ -121,7 +121,7 @@ frame('unmasks the masked "Hello" of RFC 6455 §5.7 and shows the key', () => {
     '  RSV2   0',
     '  RSV3   0',
     '  opcode 0x1  text',
-    '  MASK   1  masked: a client-to-server frame',
+    '  MASK   1  masked: as every client-to-server frame must be',
     '  length 5  7-bit form',
     '  masking key 37 fa 21 3d',
     '  payload (5 bytes, unmasked) "Hello"',

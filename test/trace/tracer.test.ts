@@ -140,7 +140,7 @@ events('a WebSocket exchange on /ws: the upgrade, the 101, each frame both ways,
           '  RSV2   0',
           '  RSV3   0',
           '  opcode 0x1  text',
-          '  MASK   1  masked: a client-to-server frame',
+          '  MASK   1  masked: as every client-to-server frame must be',
           '  length 5  7-bit form',
           '  masking key 37 fa 21 3d',
           '  payload (5 bytes, unmasked) "hello"',
@@ -150,7 +150,7 @@ events('a WebSocket exchange on /ws: the upgrade, the 101, each frame both ways,
         assert.is(trace[3].lines.at(-1), '  payload (23 bytes) "{\\"id\\":1,\\"data\\":\\"hello\\"}"')
         assert.is(trace[4].lines.at(-2), '  close code 1000 (Normal Closure)')
         assert.is(trace[5].lines.at(-2), '  close code 1000 (Normal Closure)')
-        assert.is(trace[5].lines[6], '  MASK   0  not masked: a server-to-client frame')
+        assert.is(trace[5].lines[6], '  MASK   0  not masked: right from a server; from a client, a protocol error (1002)')
       } finally {
         ws.destroy()
       }
