@@ -48,7 +48,7 @@ export const UPGRADE_REQUIRED_FIELDS = ['Upgrade', 'websocket', 'Sec-WebSocket-V
 
 /** 426 for a plain request to a WebSocket-only route. */
 export function upgradeRequired(path: string): HttpError {
-  return new HttpError(426, 'UPGRADE_REQUIRED', `${path} speaks WebSocket only: send an Upgrade: websocket request`, UPGRADE_REQUIRED_FIELDS)
+  return new HttpError(426, 'UPGRADE_REQUIRED', `GET ${path} speaks WebSocket only: send an Upgrade: websocket request`, UPGRADE_REQUIRED_FIELDS)
 }
 
 /** Whether the request tries to be a WebSocket handshake at all. */
