@@ -448,7 +448,7 @@ function browserNote(): string {
   const ours = Buffer.byteLength(`GET /poll/costs-browser?after=0 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n`)
   const base = 'The request heads here are the smallest HTTP/1.1 allows (`GET PATH HTTP/1.1` and `Host`).'
   if (head === null) return `${base} A browser sends several fields more with every request, which makes each poll, but not each streamed message, dearer.`
-  return `${base} Chromium's \`fetch()\` of the same poll sent ${head.bytes} bytes of head (${head.fields.join(', ')}), about ${head.bytes - ours} more, before any cookie: add that to every poll, and to nothing else.`
+  return `${base} Chromium's \`fetch()\` of the same poll sent ${head.bytes} bytes of head (${head.fields.join(', ')}), about ${head.bytes - ours} more, before any cookie: every poll pays it, a stream once, to subscribe.`
 }
 
 function idleWhat(transport: Transport): string {
