@@ -269,7 +269,7 @@ function costs(): { rows: CostRow[]; parameters: { rate: number; rareEveryMs: nu
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US')
-const two = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+const two = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 2 })
 const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`
 
 function claimLongPoll(): string {
