@@ -89,7 +89,11 @@ export class StreamOutlet implements Outlet<Buffer> {
     return this.res.queuedBytes
   }
 
-  /** A slow client: the last chunk, and the connection closes; it resumes from its last id. */
+  /**
+   * A slow client: the last chunk goes behind what it has not read, and the connection
+   * closes (destroyed after a short linger if the client still does not read); it resumes
+   * from its last id.
+   */
   cutOff(): void {
     this.end()
   }

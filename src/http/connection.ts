@@ -26,7 +26,7 @@ import { RequestParser, type ParserLimits, type RequestHead } from './parser.ts'
 import { IncomingRequest, type RequestOwner, type Takeover } from './request.ts'
 import { continue100, Response, standaloneError, type ResponseSink } from './response.ts'
 import { attachOwner, detachOwner, type SocketOwner } from './socket-owner.ts'
-import { batchThisTurn } from './write-batch.ts'
+import { batchThisTurn, queuedBytes } from './write-batch.ts'
 
 export interface ConnectionOptions extends ParserLimits {
   /** From the first byte of a request to the end of its head. Past it: 408 (slowloris). */
@@ -100,7 +100,7 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
   }
 
   get queuedBytes(): number {
-    return this.socket.writableLength
+    return queuedBytes(this.socket)
   }
 
   batchThisTurn(): void {

@@ -25,7 +25,7 @@ import { CloseCode, WsError } from './errors.ts'
 import { closePayload, encodeFrame, frameHeader, FrameDecoder, Opcode, type FramePiece } from './frame.ts'
 import { isValidUtf8, Utf8Validator } from './utf8.ts'
 import { attachOwner, type SocketOwner } from '../http/socket-owner.ts'
-import { batchThisTurn } from '../http/write-batch.ts'
+import { batchThisTurn, queuedBytes } from '../http/write-batch.ts'
 import { tracer } from '../trace/tracer.ts'
 
 export interface SessionOptions {
@@ -135,7 +135,7 @@ export class WsSession implements SocketOwner {
 
   /** Bytes written but not yet sent, and messages waiting to be compressed. */
   get bufferedAmount(): number {
-    return this.socket.writableLength + this.compressingBytes
+    return queuedBytes(this.socket) + this.compressingBytes
   }
 
   /**

@@ -342,4 +342,18 @@ async function subscribeWith(
   }
 }
 
+test('clients that read are not cut off by 5 × 1 MiB published in one turn: writes held for the turn go out before the queue is counted', async () => {
+  await withServer({}, async (server) => {
+    const name = 'fast.burst'
+    const channel = server.hub.channel(name)
+    const clients = [await subscribe(server, 'sse', name), await subscribe(server, 'stream', name), await subscribe(server, 'ws', name, { deflate: false })]
+    await until(() => channel.subscribers === clients.length, 'the clients to subscribe')
+    // One synchronous turn: without the early release, all 5 MiB wait in the corked sockets.
+    for (let id = 1; id <= 5; id++) channel.publish(payload(id))
+    for (const client of clients) await until(() => client.reader.lastId === 5, `${client.reader.transport}: all 5 messages`, 30_000)
+    assert.is(channel.subscribers, clients.length, 'no client was cut off')
+    for (const client of clients) assert.equal(client.reader.messages.map((m) => `${m.id}:${m.data}`), ['1:ok', '2:ok', '3:ok', '4:ok', '5:ok'])
+  })
+})
+
 test.run()
