@@ -58,12 +58,12 @@ export class LongPolls {
       const timeout = timeoutParameter(req.query.get('timeout'))
       const after = afterParameter(req)
       const channel = channelOf(hub, req)
-      res.setHeader('Content-Type', 'application/json')
       res.setHeader('Cache-Control', 'no-store')
       allowCors(req, res, cors)
       const point = channel.startPoint(after)
       if (point.gapFirst !== 0 || point.from <= channel.lastId) {
         res.status = 200
+        res.setHeader('Content-Type', 'application/json')
         res.end(pollBody(channel, after))
         channel.releaseIfEmpty()
         return
@@ -91,6 +91,8 @@ export class LongPolls {
     const unwait = wait((message) => {
       if (!finish()) return
       res.status = 200
+      // The 204 of a timeout has no content, so no Content-Type either.
+      res.setHeader('Content-Type', 'application/json')
       res.end(wakeBody(message))
     })
     const timer = setTimeout(() => noMessage(), timeoutSeconds * 1000)

@@ -32,7 +32,6 @@ export function pollRoute(hub: Hub, cors: CorsPolicy): RouteHandler {
     const after = afterParameter(req)
     const channel = channelOf(hub, req)
     const etag = `"${LIFE}.${channel.lastId}.${after ?? '-'}.${channel.firstRetainedId}"`
-    res.setHeader('Content-Type', 'application/json')
     res.setHeader('Cache-Control', 'no-store')
     res.setHeader('ETag', etag)
     allowCors(req, res, cors)
@@ -44,7 +43,9 @@ export function pollRoute(hub: Hub, cors: CorsPolicy): RouteHandler {
       res.status = 304
       res.end()
     } else {
+      // Only a response with content says what it is: a 304 carries none (RFC 9110 §15.4.5).
       res.status = 200
+      res.setHeader('Content-Type', 'application/json')
       res.end(pollBody(channel, after))
     }
     channel.releaseIfEmpty()

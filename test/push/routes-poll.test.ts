@@ -105,6 +105,7 @@ poll('the ETag sent back in If-None-Match is 304 with no body while nothing is n
     assert.is(notModified.status, 304)
     assert.is(notModified.body.length, 0)
     assert.is(field(notModified, 'content-length'), undefined)
+    assert.is(field(notModified, 'content-type'), undefined, 'a 304 has no content to type (RFC 9110 §15.4.5)')
     assert.is(field(notModified, 'etag'), etag)
     assert.is(field(notModified, 'cache-control'), 'no-store')
     // A list that holds it, and the weak form, match too (RFC 9110 §13.1.2: weak comparison).
@@ -224,6 +225,7 @@ longpoll('timeout=1 with nothing published is 204 with no body', async () => {
     assert.is(response.status, 204)
     assert.is(response.body.length, 0)
     assert.is(field(response, 'content-length'), undefined)
+    assert.is(field(response, 'content-type'), undefined)
     assert.is(field(response, 'cache-control'), 'no-store')
     assert.is(lp.longPolls.count, 0)
     assert.is(lp.hub.find('lp-timeout'), undefined, 'the channel is freed with its last waiter')
