@@ -23,7 +23,7 @@
 import { backoffDelay, chunkBytes, utf8Bytes } from '../demo.js'
 
 /** What the server sends before any message: the padding, about 1.2 KiB (src/comet/iframe.ts). */
-const PADDING_BYTES = 1210
+const PADDING_BYTES = 1189
 
 export function subscribeIframe({ channel, tally, callback = 'iframePush', budgetBytes = 256 * 1024, silenceMs = 45_000, hiddenHeadBytes = 0 }) {
   let closed = false
