@@ -28,13 +28,21 @@ export interface ResponseHead {
   contentLength: number | null
 }
 
+export interface PublishOptions {
+  shown?: string | null
+}
+
 /** Everything a scenario may use: the server's address, connections, out-of-band publishing, notes. */
 export interface Transcript {
   /** The port the server really listens on (the transcript shows 8080, what `npm start` uses). */
   readonly port: number
   connect(): Promise<Connection>
-  /** Publishes through POST /publish on a connection of its own; recorded as a note, not as bytes. */
-  publish(channel: string, data: string, event?: string): Promise<number>
+  /**
+   * Publishes through POST /publish on a connection of its own; recorded as a note, not as
+   * bytes. `shown` replaces the data in the note (a 6 MiB message, a U+2028 that would break
+   * the line); null leaves the note out.
+   */
+  publish(channel: string, data: string, event?: string, options?: PublishOptions): Promise<number>
   /** A line of commentary in the transcript, shown as `# text`. */
   note(text: string): void
   /** Waits, without recording anything (for timers: heartbeats, timeouts). */
@@ -75,7 +83,7 @@ export class Recorder implements Transcript {
     return connection
   }
 
-  async publish(channel: string, data: string, event?: string): Promise<number> {
+  async publish(channel: string, data: string, event?: string, options: PublishOptions = {}): Promise<number> {
     const query = event === undefined ? '' : `?event=${event}`
     const body = Buffer.from(data)
     const socket = tcpConnect(this.port, '127.0.0.1')
@@ -91,7 +99,8 @@ export class Recorder implements Transcript {
     })
     const id = /\{"id":(\d+)\}/.exec(reply)
     if (!id) throw new Error(`publish to ${channel} failed: ${reply.split('\r\n')[0]}`)
-    this.note(`published to ${channel}${event ? ` (event ${event})` : ''}: ${JSON.stringify(data)} -> id ${id[1]}`)
+    const shown = options.shown === undefined ? JSON.stringify(data) : options.shown
+    if (shown !== null) this.note(`published to ${channel}${event ? ` (event ${event})` : ''}: ${shown} -> id ${id[1]}`)
     return Number(id[1])
   }
 

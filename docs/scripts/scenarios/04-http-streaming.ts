@@ -1,6 +1,5 @@
 // Transcripts of docs/04-http-streaming.md: GET /stream/{channel}, chunked NDJSON.
 
-import { publishShown } from '../publish-shown.ts'
 import type { Connection } from '../recorder.ts'
 import type { Scenario } from '../transcripts.ts'
 
@@ -68,7 +67,7 @@ export const scenarios: Record<string, Scenario> = {
       await c.head()
       c.pause()
       t.note('the client stops reading')
-      await publishShown(t, 'news', 'x'.repeat(6 * 1024 * 1024), '"xxx…" (6 MiB)')
+      await t.publish('news', 'x'.repeat(6 * 1024 * 1024), undefined, { shown: '"xxx…" (6 MiB)' })
       await t.publish('news', 'two')
       t.note('more than 64 KiB still waits in the server for this client: it is cut off')
       await t.publish('news', 'three')

@@ -1,6 +1,5 @@
 // Transcripts of docs/05-forever-iframe.md: GET /iframe/{channel}?callback=F.
 
-import { publishShown } from '../publish-shown.ts'
 import type { Connection } from '../recorder.ts'
 import type { Scenario } from '../transcripts.ts'
 
@@ -53,11 +52,11 @@ export const scenarios: Record<string, Scenario> = {
     iframe(c, '?after=0&callback=onMessage')
     await c.head()
     await c.chunk()
-    await publishShown(t, 'news', '</script><script>alert(1)</script>', '"</script><script>alert(1)</script>"')
+    await t.publish('news', '</script><script>alert(1)</script>', undefined, { shown: '"</script><script>alert(1)</script>"' })
     await c.chunk()
-    await publishShown(t, 'news', '<!--<script>&amp;', '"<!--<script>&amp;"')
+    await t.publish('news', '<!--<script>&amp;', undefined, { shown: '"<!--<script>&amp;"' })
     await c.chunk()
-    await publishShown(t, 'news', 'line\u2028separator', '"line" U+2028 LINE SEPARATOR "separator"')
+    await t.publish('news', 'line\u2028separator', undefined, { shown: '"line" U+2028 LINE SEPARATOR "separator"' })
     await c.chunk()
   },
 

@@ -1,8 +1,6 @@
 // Transcripts of docs/09-ping-pong-close.md: ping and pong (RFC 6455 §5.5.2-3), the
 // server's heartbeat, the closing handshake (§5.5.1, §7) and the ways a connection ends.
 
-import { once } from 'node:events'
-import { connect } from 'node:net'
 import { Opcode, SAMPLE_KEY, type Connection, type Transcript } from '../recorder.ts'
 import type { Scenario } from '../transcripts.ts'
 
@@ -140,7 +138,7 @@ export const scenarios: Record<string, Scenario> = {
       const count = 64
       const data = 'x'.repeat(256 * 1024)
       t.note(`the client stops reading; ${count} messages of 256 KiB are published`)
-      for (let i = 0; i < count; i++) await publishQuietly(t, 'news', data)
+      for (let i = 0; i < count; i++) await t.publish('news', data, undefined, { shown: null })
       c.resume()
       const received = await c.skipFramesUntil(Opcode.CLOSE)
       if (received >= count) throw new Error(`the slow client received all ${received} messages: it was not cut off`)
@@ -152,14 +150,3 @@ export const scenarios: Record<string, Scenario> = {
   },
 }
 
-/** POST /publish without a note: for data too long to show. */
-async function publishQuietly(t: Transcript, channel: string, data: string): Promise<void> {
-  const body = Buffer.from(data)
-  const socket = connect(t.port, '127.0.0.1')
-  let reply = ''
-  socket.on('data', (bytes) => (reply += bytes.toString('latin1')))
-  socket.write(`POST /publish/${channel} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`)
-  socket.end(body)
-  await once(socket, 'close')
-  if (!/\{"id":\d+\}/.test(reply)) throw new Error(`publish to ${channel} failed: ${reply.split('\r\n')[0]}`)
-}
