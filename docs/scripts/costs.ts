@@ -283,15 +283,21 @@ async function memory(transport: Transport): Promise<Memory> {
   const server = await startServer({ measured: true })
   const clients: Subscriber[] = []
   try {
-    // What the first clients make once (compiled code, caches) is not what each client holds.
-    const warmUp = Array.from({ length: 10 }, () => idleClient(server.port, transport))
-    await Promise.all(warmUp.map((s) => s.ready))
+    // What the first clients make once (compiled code, caches, V8's young generation grown to
+    // its working size, malloc's arenas) is not what each client holds: a first round of as
+    // many clients, gone before the baseline, pays for it.
+    const n = parameters.idleClients
+    const warmUp: Subscriber[] = []
+    for (let i = 0; i < n; i += 200) {
+      const batch = Array.from({ length: Math.min(200, n - i) }, () => idleClient(server.port, transport))
+      await Promise.all(batch.map((s) => s.ready))
+      warmUp.push(...batch)
+    }
     await sleep(200)
     for (const client of warmUp) client.close()
     await sleep(parameters.settleMs)
     const before = await server.memory()
     if (!before.gc) throw new Error('the server child has no gc(): start it with --expose-gc')
-    const n = parameters.idleClients
     for (let i = 0; i < n; i += 200) {
       const batch = Array.from({ length: Math.min(200, n - i) }, () => idleClient(server.port, transport))
       await Promise.all(batch.map((s) => s.ready))
