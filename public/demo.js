@@ -160,12 +160,23 @@ export class Tally {
     return true
   }
 
-  /** The server no longer keeps the messages before `first`: they are gone, and it says so. */
+  /**
+   * The server goes on from `first`: the messages before it are no longer kept, or our cursor
+   * comes from another life of the server (it restarted, and its ids began again at 1). Either
+   * way the cursor is now first - 1, or the new life's messages would be taken for repeats.
+   */
   gap(first) {
     this.gaps.push(first)
+    const anotherLife = first <= this.lastId
+    this.lastId = first - 1
     this.expected = first
     this.messages.push({ gap: true, first, at: new Date() })
-    this.log(`gap: the channel no longer keeps the messages before id ${first}`)
+    this.log(
+      anotherLife
+        ? `gap: the server's ids began again (it restarted); going on from id ${first}`
+        : `gap: the channel no longer keeps the messages before id ${first}`,
+    )
+    this.changed()
   }
 
   log(text) {

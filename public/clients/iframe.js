@@ -108,7 +108,10 @@ export function subscribeIframe({ channel, tally, callback = 'iframePush', budge
     }
   }, Math.min(1000, silenceMs / 4))
 
-  connect()
+  // A frame added before this page's load event holds that event (and the browser's busy
+  // spinner) for as long as it streams, which is for ever: start it once the page has loaded.
+  if (document.readyState === 'complete') connect()
+  else window.addEventListener('load', () => closed || connect(), { once: true })
   return {
     close() {
       closed = true

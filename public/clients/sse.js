@@ -59,7 +59,14 @@ export function subscribeSse({ base = '', channel, tally, events = [], hiddenHea
     source.addEventListener('gap', (event) => {
       const record = parseGap(event.data)
       if (record === null) return onEvent(event)
+      const anotherLife = record.first <= tally.lastId
       tally.gap(record.first)
+      // The browser would reconnect with the old life's Last-Event-ID (the gap record has no
+      // id: to replace it) and get the gap again: start a new EventSource from the new cursor.
+      if (anotherLife) {
+        source.close()
+        connect()
+      }
     })
     source.onerror = () => {
       if (closed) return

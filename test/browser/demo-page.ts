@@ -136,3 +136,26 @@ export async function deliversAndRecovers(context: BrowserSuiteContext, check: R
     await page.close()
   }
 }
+
+/**
+ * A cursor from another life of the server (after=5 on a channel with no message yet, as
+ * after a restart): the gap record comes first, with first = 1, and the page must take it as
+ * its new cursor: the new life's ids 1 and 2 arrive and are not dropped as repeats, and the
+ * page does not ask again and again for what it cannot have.
+ */
+export async function resumesAcrossLives(context: BrowserSuiteContext, path: string): Promise<void> {
+  const channel = freshChannel('another-life')
+  const page = await openDemo(context, `${path}${path.includes('?') ? '&' : '?'}after=5`, channel)
+  try {
+    await page.until('demo.gaps.length >= 1', 'the gap record')
+    await publishAll(context, channel, ['one', 'two'])
+    await receives(page, [1, 2])
+    const seen = await account(page)
+    assert.is(seen.gaps[0], 1)
+    assert.is(seen.duplicates, 0, 'no message of the new life was dropped as a repeat')
+    assert.ok(seen.requests <= 10, `the page made ${seen.requests} requests for two messages`)
+    page.assertNoErrors(NETWORK_ERRORS)
+  } finally {
+    await page.close()
+  }
+}

@@ -4,7 +4,7 @@
 
 import * as assert from 'uvu/assert'
 import { browserSuite } from '../helpers/browser.ts'
-import { account, deliversAndRecovers, freshChannel, openDemo, publishAll, range, receives } from './demo-page.ts'
+import { account, deliversAndRecovers, freshChannel, openDemo, publishAll, range, receives, resumesAcrossLives } from './demo-page.ts'
 
 // A heartbeat every 200 ms, so that the page can tell a dead frame within a second (?silence=1000).
 const test = browserSuite('browser: iframe.html', { heartbeatMs: 200 })
@@ -33,6 +33,10 @@ if (test) {
     } finally {
       await page.close()
     }
+  })
+
+  test('a cursor from another life of the server (iframe.html?after=5 on a new channel): the gap resets it, ids 1 and 2 arrive', async (context) => {
+    await resumesAcrossLives(context, 'iframe.html')
   })
 
   test.run()

@@ -5,7 +5,7 @@
 
 import * as assert from 'uvu/assert'
 import { browserSuite } from '../helpers/browser.ts'
-import { account, deliversAndRecovers, freshChannel, openDemo, publishAll, range, receives } from './demo-page.ts'
+import { account, deliversAndRecovers, freshChannel, openDemo, publishAll, range, receives, resumesAcrossLives } from './demo-page.ts'
 
 const test = browserSuite('browser: poll.html', { historyMessages: 5 })
 
@@ -36,6 +36,10 @@ if (test) {
     } finally {
       await page.close()
     }
+  })
+
+  test('a cursor from another life of the server (poll.html?after=5 on a new channel): the gap resets it, ids 1 and 2 arrive', async (context) => {
+    await resumesAcrossLives(context, 'poll.html')
   })
 
   test.run()

@@ -5,7 +5,7 @@
 
 import * as assert from 'uvu/assert'
 import { browserSuite } from '../helpers/browser.ts'
-import { account, deliversAndRecovers, freshChannel, openDemo, publishAll, range, receives } from './demo-page.ts'
+import { account, deliversAndRecovers, freshChannel, openDemo, publishAll, range, receives, resumesAcrossLives } from './demo-page.ts'
 import { published } from '../helpers/push.ts'
 
 // A short retry: so that the browser's own reconnection comes quickly.
@@ -48,6 +48,10 @@ if (test) {
     } finally {
       await page.close()
     }
+  })
+
+  test('a cursor from another life of the server (sse.html?after=5 on a new channel): the gap resets it, ids 1 and 2 arrive', async (context) => {
+    await resumesAcrossLives(context, 'sse.html')
   })
 
   test.run()

@@ -5,7 +5,7 @@
 
 import * as assert from 'uvu/assert'
 import { browserSuite } from '../helpers/browser.ts'
-import { account, deliversAndRecovers, freshChannel, openDemo, publishAll, range, receives } from './demo-page.ts'
+import { account, deliversAndRecovers, freshChannel, openDemo, publishAll, range, receives, resumesAcrossLives } from './demo-page.ts'
 
 const test = browserSuite('browser: stream.html')
 
@@ -36,6 +36,14 @@ if (test) {
     } finally {
       await page.close()
     }
+  })
+
+  test('a cursor from another life of the server (stream.html?after=5 on a new channel): the gap resets it, ids 1 and 2 arrive', async (context) => {
+    await resumesAcrossLives(context, 'stream.html')
+  })
+
+  test('a cursor from another life of the server (stream.html?mode=xhr?after=5 on a new channel): the gap resets it, ids 1 and 2 arrive', async (context) => {
+    await resumesAcrossLives(context, 'stream.html?mode=xhr')
   })
 
   test.run()

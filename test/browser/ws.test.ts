@@ -6,7 +6,7 @@
 import * as assert from 'uvu/assert'
 import { browserSuite } from '../helpers/browser.ts'
 import { until } from '../helpers/wait.ts'
-import { account, deliversAndRecovers, freshChannel, openDemo, publishAll, range, receives } from './demo-page.ts'
+import { account, deliversAndRecovers, freshChannel, openDemo, publishAll, range, receives, resumesAcrossLives } from './demo-page.ts'
 
 const test = browserSuite('browser: ws.html')
 
@@ -53,6 +53,10 @@ if (test) {
     } finally {
       await page.close()
     }
+  })
+
+  test('a cursor from another life of the server (ws.html?after=5 on a new channel): the gap resets it, ids 1 and 2 arrive', async (context) => {
+    await resumesAcrossLives(context, 'ws.html')
   })
 
   test.run()
