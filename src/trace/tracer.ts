@@ -101,7 +101,7 @@ export class Tracer {
   requestEnd(owner: object): void {
     const traced = this.known.get(owner)
     if (traced === undefined || traced.excluded || traced.bodyBytes === 0) return
-    this.emit(traced, 'in', 'body', [`(${traced.bodyBytes} bytes of request body)`], traced.bodyBytes)
+    this.emit(traced, 'in', 'body', [`(${traced.bodyBytes} ${traced.bodyBytes === 1 ? 'byte' : 'bytes'} of request body)`], traced.bodyBytes)
     traced.bodyBytes = 0
   }
 
