@@ -174,17 +174,48 @@ export class Streams {
   }
 }
 
-/** What makes one streamed route: its format and head, and what it writes first. */
-export interface StreamedRouteSpec {
+/** The head of a streamed response, and what it writes first. */
+export interface StreamHead {
   contentType: string
   cacheControl: string
+  heartbeat: string
+  /** Text written before anything else (SSE's retry:, the iframe's padding). */
+  preamble?: string
+}
+
+/** What makes one streamed route: its format and head, and what it writes first. */
+export interface StreamedRouteSpec extends StreamHead {
   /** The feeds for this request (the iframe's depend on its callback; checks may throw HttpError). */
   feeds(req: IncomingRequest): { chunked: TextFeed; raw: TextFeed }
-  heartbeat: string
-  /** Text written before any message (SSE's retry:, the iframe's padding). */
-  preamble?: string
   /** The cursor; by default the after= parameter (SSE lets Last-Event-ID win). */
   cursor?(req: IncomingRequest): number | undefined
+}
+
+/**
+ * Starts a streamed response: the status and head (`fields` adds to it), then the preamble.
+ * A HEAD request gets the head alone and ends: null, nothing to stream.
+ */
+export function openStream(
+  req: IncomingRequest,
+  res: Response,
+  streams: Streams,
+  head: StreamHead,
+  feeds: { chunked: TextFeed; raw: TextFeed },
+  fields?: () => void,
+): StreamOutlet | null {
+  res.status = 200
+  res.setHeader('Content-Type', head.contentType)
+  res.setHeader('Cache-Control', head.cacheControl)
+  res.setHeader('X-Accel-Buffering', 'no') // nginx: pass each message on at once
+  fields?.()
+  if (req.method === 'HEAD') {
+    res.flushHeaders()
+    res.end()
+    return null
+  }
+  const outlet = streams.start(res, feeds, head.heartbeat)
+  if (head.preamble !== undefined) outlet.writeText(head.preamble)
+  return outlet
 }
 
 /** A route that streams a channel: checks the request, sends the head, then the channel's messages. */
@@ -194,18 +225,8 @@ export function streamedRoute(hub: Hub, streams: Streams, cors: CorsPolicy, spec
     const feeds = spec.feeds(req)
     const after = spec.cursor ? spec.cursor(req) : afterParameter(req)
     const channel = channelOf(hub, req)
-    res.status = 200
-    res.setHeader('Content-Type', spec.contentType)
-    res.setHeader('Cache-Control', spec.cacheControl)
-    res.setHeader('X-Accel-Buffering', 'no') // nginx: pass each message on at once
-    allowCors(req, res, cors)
-    if (req.method === 'HEAD') {
-      channel.releaseIfEmpty()
-      res.flushHeaders()
-      return res.end()
-    }
-    const outlet = streams.start(res, feeds, spec.heartbeat)
-    if (spec.preamble !== undefined) outlet.writeText(spec.preamble)
+    const outlet = openStream(req, res, streams, spec, feeds, () => allowCors(req, res, cors))
+    if (outlet === null) return channel.releaseIfEmpty()
     outlet.subscription = channel.subscribe(outlet.feed, outlet, after)
   }
 }

@@ -21,8 +21,7 @@
 // A slow inspector must not grow memory: past MAX_BACKLOG of unsent bytes its events are
 // dropped and counted, and it is told how many when it has caught up.
 
-import type { Streams, StreamOutlet } from '../comet/streaming.ts'
-import { feedsFor } from '../comet/streaming.ts'
+import { feedsFor, openStream, type StreamHead, type Streams, type StreamOutlet } from '../comet/streaming.ts'
 import { encodeChunk } from '../http/chunked.ts'
 import { HttpError } from '../http/errors.ts'
 import type { HttpListener } from '../http/listener.ts'
@@ -45,6 +44,13 @@ export function isLoopback(address: string | undefined): boolean {
 
 // The stream carries no channel messages: its text is written directly, so the format is never used.
 const FEEDS = feedsFor({ message: () => '', gap: () => '' })
+
+const HEAD: StreamHead = {
+  contentType: 'text/event-stream',
+  cacheControl: 'no-cache',
+  heartbeat: encodeComment(),
+  preamble: encodeRetry(RETRY_MS),
+}
 
 interface Inspector {
   readonly outlet: StreamOutlet
@@ -80,17 +86,9 @@ export class TraceInspectors implements TraceSink {
           `/trace shows every byte this server sees: only clients on this machine (127.0.0.1, ::1) may open it, not ${req.remoteAddress ?? 'an unknown address'}`,
         )
       }
-      res.status = 200
-      res.setHeader('Content-Type', 'text/event-stream')
-      res.setHeader('Cache-Control', 'no-cache')
-      res.setHeader('X-Accel-Buffering', 'no')
-      if (req.method === 'HEAD') {
-        res.flushHeaders()
-        return res.end()
-      }
-      const outlet = this.streams.start(res, FEEDS, encodeComment())
+      const outlet = openStream(req, res, this.streams, HEAD, FEEDS)
+      if (outlet === null) return
       const inspector: Inspector = { outlet, dropped: 0 }
-      outlet.writeText(encodeRetry(RETRY_MS))
       this.inspectors.add(inspector)
       tracer.attach(this)
       res.onAbort(() => this.forget(inspector))
