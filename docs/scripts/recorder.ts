@@ -227,24 +227,23 @@ export class Connection {
 
   /** Reads and records one chunk of a chunked body (RFC 9112 §7.1); returns its data, empty for the last chunk. */
   async chunk(): Promise<Buffer> {
-    const end = await this.until(() => chunkEnd(this.buffered), 'a chunk')
-    const encoded = this.take(end)
+    const { encoded, data } = await this.nextChunk('a chunk')
     this.recorder.record(this.number, '<', annotateChunk(encoded))
-    const sizeEnd = encoded.indexOf('\r\n')
-    const size = parseInt(encoded.subarray(0, sizeEnd).toString('latin1'), 16)
-    return encoded.subarray(sizeEnd + 2, sizeEnd + 2 + size)
+    return data
   }
 
   /** Reads and records one chunk holding one SSE block; shown as its fields rather than as chunk bytes. */
   async sseBlock(): Promise<string> {
-    const end = await this.until(() => chunkEnd(this.buffered), 'an SSE chunk')
-    const encoded = this.take(end)
+    const { encoded, data } = await this.nextChunk('an SSE chunk')
+    this.recorder.record(this.number, '<', data.length === 0 ? annotateChunk(encoded) : annotateSseBlock(data))
+    return data.toString()
+  }
+
+  /** Takes one whole chunk (RFC 9112 §7.1): its bytes on the wire and its data. */
+  private async nextChunk(what: string): Promise<{ encoded: Buffer; data: Buffer }> {
+    const encoded = this.take(await this.until(() => chunkEnd(this.buffered), what))
     const sizeEnd = encoded.indexOf('\r\n')
-    const size = parseInt(encoded.subarray(0, sizeEnd).toString('latin1'), 16)
-    const block = encoded.subarray(sizeEnd + 2, sizeEnd + 2 + size)
-    const lines = size === 0 ? annotateChunk(encoded) : annotateSseBlock(block)
-    this.recorder.record(this.number, '<', lines)
-    return block.toString()
+    return { encoded, data: encoded.subarray(sizeEnd + 2, encoded.length - 2) }
   }
 
   /** Reads and records one server frame (RFC 6455 §5.2); returns its opcode and payload. */
