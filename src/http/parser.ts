@@ -210,9 +210,10 @@ export class RequestParser {
   private chunkDigits = 0
   private extState: ExtState = 'after-size'
 
-  constructor(limits: Partial<ParserLimits> = {}) {
-    this.limits = { ...DEFAULT_PARSER_LIMITS, ...limits }
-    this.sectionLimit = this.limits.maxRequestLineBytes
+  /** `limits` is kept, not copied: the connections of a listener share their options. */
+  constructor(limits: ParserLimits = DEFAULT_PARSER_LIMITS) {
+    this.limits = limits
+    this.sectionLimit = limits.maxRequestLineBytes
   }
 
   /** Appends bytes. Bytes not yet consumed by next() are kept before them. */

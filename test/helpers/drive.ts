@@ -1,7 +1,7 @@
 // Runs bytes through a RequestParser and records what came out, the way a test
 // wants to compare it: whole messages, the error, and where the parser stopped.
 
-import { RequestParser, type ParserLimits, type RequestHead } from '../../src/http/parser.ts'
+import { DEFAULT_PARSER_LIMITS, RequestParser, type ParserLimits, type RequestHead } from '../../src/http/parser.ts'
 import type { HttpError } from '../../src/http/errors.ts'
 
 export interface ParsedMessage {
@@ -23,7 +23,7 @@ export interface ParseRun {
 
 /** Feeds `input` in pieces of `pieceSize` bytes (Infinity: whole), pulling events after each. */
 export function drive(input: Buffer, pieceSize = Infinity, limits: Partial<ParserLimits> = {}): ParseRun {
-  const parser = new RequestParser(limits)
+  const parser = new RequestParser({ ...DEFAULT_PARSER_LIMITS, ...limits })
   const messages: ParsedMessage[] = []
   let bodyParts: Buffer[] = []
   let current: ParsedMessage | null = null
@@ -90,7 +90,7 @@ export interface TracedRun extends ParseRun {
 /** Like drive(), with pieces of any sizes, a choice at 'paused', and a record of how the parser behaved. */
 export function driveTraced(input: Buffer, options: TraceOptions = {}): TracedRun {
   const { pieces = Infinity, limits = {}, onPaused = 'take', maxNextCalls = Infinity } = options
-  const parser = new RequestParser(limits)
+  const parser = new RequestParser({ ...DEFAULT_PARSER_LIMITS, ...limits })
   const run: TracedRun = {
     messages: [],
     error: null,
