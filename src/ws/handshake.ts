@@ -12,18 +12,19 @@
 //      Connection: Upgrade
 //      Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=   base64(SHA-1(key + GUID))
 
-import { createHash } from 'node:crypto'
 import { HttpError } from '../http/errors.ts'
 import type { RequestHead } from '../http/parser.ts'
 import { httpDate } from '../http/response.ts'
 import { negotiateDeflate, type DeflateConfig, type DeflateParams } from './deflate.ts'
+import { sha1 } from './sha1.ts'
 
 /** RFC 6455 §1.3: the GUID appended to the key before hashing. */
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
-/** Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 §4.2.2, step 5.4). */
+/** Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 §4.2.2, step 5.4). SHA-1 is ours: see sha1.ts for why. */
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64')
+  // Header values hold the bytes as received, one character per byte (latin1).
+  return sha1(Buffer.from(key + GUID, 'latin1')).toString('base64')
 }
 
 export interface HandshakeOptions {
