@@ -13,7 +13,7 @@ import { CloseCode } from './errors.ts'
 import { acceptHandshake } from './handshake.ts'
 import { WsSession, type SessionHandler, type SessionOptions } from './session.ts'
 
-export interface EndpointOptions extends Omit<SessionOptions, 'deflate' | 'deflateThreshold'> {
+export interface EndpointOptions extends Omit<SessionOptions, 'deflate' | 'deflateThreshold' | 'protocol' | 'onGone'> {
   /** Subprotocols this endpoint speaks. */
   protocols: readonly string[]
   /** Origins allowed to connect; empty: all. */
@@ -28,14 +28,20 @@ export type SessionFactory = (request: IncomingRequest) => SessionHandler
 export class WsEndpoint {
   private readonly sessions = new Set<WsSession>()
   private sweepTimer: NodeJS.Timeout | null = null
-  /** The session options without compression, shared by every session that did not negotiate it. */
+  /** The session options without compression or subprotocol, shared by every session that agreed on neither. */
   private readonly plainOptions: SessionOptions
 
   constructor(
     readonly options: EndpointOptions,
     listener: HttpListener,
   ) {
-    this.plainOptions = { ...options, deflate: null, deflateThreshold: options.deflate?.threshold ?? Infinity }
+    this.plainOptions = {
+      ...options,
+      deflate: null,
+      deflateThreshold: options.deflate?.threshold ?? Infinity,
+      protocol: null,
+      onGone: (session) => this.forget(session),
+    }
     listener.onShutdown(() => this.shutdown())
   }
 
@@ -60,8 +66,9 @@ export class WsEndpoint {
       // The route's own checks come before the switch: an HttpError here is still an HTTP answer.
       const handler = factory(req)
       req.takeOver((socket, rest) => {
-        const options = handshake.deflate === null ? this.plainOptions : { ...this.plainOptions, deflate: handshake.deflate }
-        const session = new WsSession(socket, options, handler, handshake.protocol, this.forget)
+        const { deflate, protocol } = handshake
+        const options = deflate === null && protocol === null ? this.plainOptions : { ...this.plainOptions, deflate, protocol }
+        const session = new WsSession(socket, options, handler)
         this.sessions.add(session)
         this.startSweep()
         session.open(handshake.response, rest)
@@ -74,7 +81,7 @@ export class WsEndpoint {
     for (const session of this.sessions) session.close(CloseCode.GOING_AWAY, 'server shutting down')
   }
 
-  private readonly forget = (session: WsSession): void => {
+  private forget(session: WsSession): void {
     this.sessions.delete(session)
     if (this.sessions.size === 0) this.stopSweep()
   }

@@ -43,6 +43,10 @@ export interface SessionOptions {
   deflate: DeflateParams | null
   /** Messages smaller than this go uncompressed even when deflate was negotiated. */
   deflateThreshold: number
+  /** The subprotocol agreed in the handshake, or null. */
+  protocol: string | null
+  /** Told when the session has closed (the endpoint forgets it). */
+  onGone: ((session: WsSession) => void) | null
 }
 
 export interface SessionHandler {
@@ -61,60 +65,88 @@ export type SessionState = 'open' | 'closing' | 'closed'
 /** Bytes of output past which send() returns false (backpressure, not yet the 1008 limit). */
 const HIGH_WATER = 64 * 1024
 
+// The session's yes-or-no state, as bits of one number (one field, where booleans would take one each).
+/** A Close was sent, received, or the connection failed: closing. */
+const CLOSING = 1
+/** The socket has closed. */
+const CLOSED = 2
+const CLOSE_SENT = 4
+/** The peer's Close arrived, or the connection failed: nothing more is read. */
+const CLOSE_RECEIVED = 8
+/** A compressed message is being inflated: reading waits. */
+const INFLATING = 16
+/** The application paused reading. */
+const READING_PAUSED = 32
+/** send() said false: onDrain is owed once the output is below the high-water mark. */
+const DRAIN_OWED = 64
+
+/** The message being received, while its frames arrive. */
+interface IncomingMessage {
+  opcode: number
+  compressed: boolean
+  /** Its pieces so far. */
+  parts: Buffer[]
+  bytes: number
+  /** Checks a text message as it arrives; null for binary and compressed messages. */
+  utf8: Utf8Validator | null
+}
+
+/** Sends waiting behind a message being compressed. */
+interface PendingSends {
+  chain: Promise<void>
+  /** Payload bytes still being compressed: they count as buffered. */
+  bytes: number
+}
+
+/**
+ * One WebSocket connection. An idle connection is what thousands of clients are most of
+ * the time, so a session holds only what every connection needs; the state of a message
+ * being received, of sends waiting for compression, or of compression itself exists only
+ * while it is in use.
+ */
 export class WsSession implements SocketOwner {
-  state: SessionState = 'open'
-  /** The subprotocol agreed in the handshake. */
-  readonly protocol: string | null
-  // Codec state exists only while bytes are in flight: an idle connection holds none of it.
+  private flags = 0
   /** Made when bytes arrive, dropped at a frame boundary with nothing buffered. */
   private decoder: FrameDecoder | null = null
-  /** Made when a text message starts, dropped when it ends. */
-  private utf8: Utf8Validator | null = null
-  private readonly compressor: MessageCompressor | null
-  private readonly decompressor: MessageDecompressor | null
-
-  // The message being received.
-  private messageOpcode = 0
-  private messageCompressed = false
-  /** The current message's pieces, null between messages. */
-  private parts: Buffer[] | null = null
-  private messageBytes = 0
-
-  /** Reading waits: a compressed message is being inflated, or the application paused it. */
-  private inflating = false
-  private readingPaused = false
-  /** Sends wait behind a message being compressed; null when none is. */
-  private sendChain: Promise<void> | null = null
-  private compressingBytes = 0
-  /** send() said false: onDrain is owed once the output is below the high-water mark. */
-  private drainOwed = false
-  /** drained() promises to keep. */
+  /** Null between messages. */
+  private message: IncomingMessage | null = null
+  /** Null unless permessage-deflate was agreed. */
+  private readonly compression: { compressor: MessageCompressor; decompressor: MessageDecompressor } | null
+  /** Null unless sends wait behind a compression. */
+  private pending: PendingSends | null = null
+  /** drained() promises to keep; null when none. */
   private drainWaiters: (() => void)[] | null = null
 
-  private closeSent = false
-  private closeReceived = false
+  // How it ended: the peer's Close (1005 without a code), or 1006 without one.
   private closeCode: number = CloseCode.ABNORMAL
   private closeReason = ''
 
-  // Time, kept as deadlines the sweep checks.
+  // Time, for the endpoint's sweep.
   private lastHeard = now()
-  private pongDueAt = 0
-  private closeDueAt = 0
+  /** When the pong to our ping, or the end of a close handshake, is due; 0: nothing is. */
+  private dueAt = 0
 
   constructor(
     readonly socket: Socket,
     private readonly options: SessionOptions,
     private readonly handler: SessionHandler,
-    protocol: string | null = null,
-    /** Told when the session has closed (the endpoint forgets it). */
-    private readonly onGone: ((session: WsSession) => void) | null = null,
   ) {
-    this.protocol = protocol
     const deflate = options.deflate
-    this.compressor = deflate ? new MessageCompressor(deflate.serverMaxWindowBits, deflate.serverNoContextTakeover) : null
-    this.decompressor = deflate ? new MessageDecompressor(options.maxMessageBytes, deflate.clientNoContextTakeover) : null
+    this.compression = deflate && {
+      compressor: new MessageCompressor(deflate.serverMaxWindowBits, deflate.serverNoContextTakeover),
+      decompressor: new MessageDecompressor(options.maxMessageBytes, deflate.clientNoContextTakeover),
+    }
     socket.setNoDelay(true)
     attachOwner(socket, this)
+  }
+
+  get state(): SessionState {
+    return this.flags & CLOSED ? 'closed' : this.flags & CLOSING ? 'closing' : 'open'
+  }
+
+  /** The subprotocol agreed in the handshake. */
+  get protocol(): string | null {
+    return this.options.protocol
   }
 
   /** Starts the session: writes the 101 response, then reads what followed the request. */
@@ -135,7 +167,7 @@ export class WsSession implements SocketOwner {
 
   /** Bytes written but not yet sent, and messages waiting to be compressed. */
   get bufferedAmount(): number {
-    return queuedBytes(this.socket) + this.compressingBytes
+    return queuedBytes(this.socket) + (this.pending === null ? 0 : this.pending.bytes)
   }
 
   /**
@@ -143,16 +175,16 @@ export class WsSession implements SocketOwner {
    * backing up: wait for onDrain. Past maxBufferedBytes the peer is closed with 1008.
    */
   send(data: string | Buffer, binary = typeof data !== 'string'): boolean {
-    if (this.state !== 'open') return false
+    if (this.flags & (CLOSING | CLOSED)) return false
     const payload = typeof data === 'string' ? Buffer.from(data) : data
     if (this.bufferedAmount > this.options.maxBufferedBytes) {
       this.fail(new WsError(CloseCode.POLICY_VIOLATION, 'SLOW_READER', 'the client does not read what it is sent'))
       return false
     }
     const opcode = binary ? Opcode.BINARY : Opcode.TEXT
-    if (this.compressor !== null && payload.length >= this.options.deflateThreshold) {
+    if (this.compression !== null && payload.length >= this.options.deflateThreshold) {
       this.queueCompressed(opcode, payload)
-    } else if (this.sendChain !== null) {
+    } else if (this.pending !== null) {
       this.afterPendingSends(() => this.writeMessage(opcode, payload, false))
     } else {
       this.writeMessage(opcode, payload, false)
@@ -167,20 +199,19 @@ export class WsSession implements SocketOwner {
    * burst of broadcasts cannot pile up past maxBufferedBytes while it is compressed.
    */
   sendEncoded(frame: Buffer | Promise<Buffer>, bytes = 0): boolean {
-    if (this.state !== 'open') return false
+    if (this.flags & (CLOSING | CLOSED)) return false
     if (this.bufferedAmount > this.options.maxBufferedBytes) {
       this.fail(new WsError(CloseCode.POLICY_VIOLATION, 'SLOW_READER', 'the client does not read what it is sent'))
       return false
     }
     if (frame instanceof Promise) {
-      this.compressingBytes += bytes
       this.afterPendingSends(async () => {
         const ready = await frame
-        this.compressingBytes -= bytes
+        this.pending!.bytes -= bytes
         this.writeRaw(ready)
         this.checkDrained()
-      })
-    } else if (this.sendChain !== null) this.afterPendingSends(() => this.writeRaw(frame))
+      }, bytes)
+    } else if (this.pending !== null) this.afterPendingSends(() => this.writeRaw(frame))
     else this.writeRaw(frame)
     return this.belowHighWater()
   }
@@ -192,13 +223,13 @@ export class WsSession implements SocketOwner {
 
   /** Resolves when the output is below the high-water mark again (or the session is over). */
   drained(): Promise<void> {
-    if (this.state !== 'open' || this.bufferedAmount < HIGH_WATER) return Promise.resolve()
-    this.drainOwed = true
+    if (this.flags & (CLOSING | CLOSED) || this.bufferedAmount < HIGH_WATER) return Promise.resolve()
+    this.flags |= DRAIN_OWED
     return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve))
   }
 
   private writeRaw(frame: Buffer): void {
-    if (this.state !== 'open' || this.socket.destroyed) return
+    if (this.flags & (CLOSING | CLOSED) || this.socket.destroyed) return
     if (tracer.on) tracer.wsSent(this.socket, frame)
     this.socket.write(frame)
   }
@@ -206,15 +237,15 @@ export class WsSession implements SocketOwner {
   /** Whether more may be sent now; if not, onDrain is owed and will come. */
   private belowHighWater(): boolean {
     if (this.bufferedAmount < HIGH_WATER) return true
-    this.drainOwed = true
+    this.flags |= DRAIN_OWED
     return false
   }
 
   /** Pays the owed onDrain once the socket and the compressor have both caught up. */
   private checkDrained(): void {
-    if (!this.drainOwed || this.state !== 'open') return
+    if (!(this.flags & DRAIN_OWED) || this.flags & (CLOSING | CLOSED)) return
     if (this.bufferedAmount >= HIGH_WATER || this.socket.writableNeedDrain) return
-    this.drainOwed = false
+    this.flags &= ~DRAIN_OWED
     this.releaseDrainWaiters()
     this.handler.onDrain?.(this)
   }
@@ -226,53 +257,49 @@ export class WsSession implements SocketOwner {
   }
 
   ping(payload: Buffer = EMPTY): void {
-    if (this.state === 'open') this.writeFrame(Opcode.PING, payload)
+    if (!(this.flags & (CLOSING | CLOSED))) this.writeFrame(Opcode.PING, payload)
   }
 
   /** Starts the closing handshake (RFC 6455 §7.1.2): sends Close and waits for the peer's. */
   close(code: number = CloseCode.NORMAL, reason = ''): void {
-    if (this.state !== 'open') return
+    if (this.flags & (CLOSING | CLOSED)) return
     this.sendClose(code, reason)
-    this.state = 'closing'
-    this.closeDueAt = now() + this.options.closeTimeoutMs
+    this.flags |= CLOSING
+    this.dueAt = now() + this.options.closeTimeoutMs
   }
 
   /** Stops reading the peer (its messages wait in the socket) until resumeReading(). */
   pauseReading(): void {
-    this.readingPaused = true
+    this.flags |= READING_PAUSED
     this.socket.pause()
   }
 
   resumeReading(): void {
-    if (!this.readingPaused) return
-    this.readingPaused = false
-    if (this.state !== 'closed') this.socket.resume()
+    if (!(this.flags & READING_PAUSED)) return
+    this.flags &= ~READING_PAUSED
+    if (!(this.flags & CLOSED)) this.socket.resume()
     this.pump()
   }
 
   /** Called by the endpoint's sweep with the time (../clock.ts): heartbeat and timeouts. */
   tick(time: number): void {
-    if (this.state === 'closed') return
-    if (this.closeDueAt !== 0 && time >= this.closeDueAt) {
-      // The peer did not answer our Close, or did not close TCP after the handshake.
-      this.socket.destroy()
+    if (this.flags & CLOSED) return
+    if (this.dueAt !== 0) {
+      // The pong to our ping is late (a dead peer: half-open TCP must not live on), or the
+      // peer did not answer our Close, or did not close TCP after the handshake.
+      if (time >= this.dueAt) this.socket.destroy()
       return
     }
-    if (this.state !== 'open') return
-    if (this.pongDueAt !== 0) {
-      if (time >= this.pongDueAt) this.socket.destroy() // a dead peer: half-open TCP must not live on
-      return
-    }
-    if (time - this.lastHeard >= this.options.pingIntervalMs) {
+    if (!(this.flags & CLOSING) && time - this.lastHeard >= this.options.pingIntervalMs) {
       this.writeFrame(Opcode.PING, EMPTY)
-      this.pongDueAt = time + this.options.pongTimeoutMs
+      this.dueAt = time + this.options.pongTimeoutMs
     }
   }
 
   // ---- reading
 
   socketData(chunk: Buffer): void {
-    if (this.closeReceived || this.state === 'closed') return
+    if (this.flags & (CLOSE_RECEIVED | CLOSED)) return
     this.lastHeard = now()
     // Before the decoder unmasks the bytes in place.
     if (tracer.on) tracer.wsReceived(this.socket, chunk, this.decoder === null || this.decoder.idle)
@@ -288,7 +315,7 @@ export class WsSession implements SocketOwner {
   }
 
   private pump(): void {
-    while (!this.inflating && !this.readingPaused && !this.closeReceived && this.state !== 'closed') {
+    while (!(this.flags & (INFLATING | READING_PAUSED | CLOSE_RECEIVED | CLOSED))) {
       const decoder = this.decoder
       if (decoder === null) return
       const event = decoder.next()
@@ -312,7 +339,7 @@ export class WsSession implements SocketOwner {
     switch (piece.opcode) {
       case Opcode.PING:
         // RFC 6455 §5.5.2: a Pong with the same payload, at once, even inside a fragmented message.
-        if (this.state !== 'open') return
+        if (this.flags & CLOSING) return
         // A peer that pings and does not read the pongs piles them up like any slow reader.
         if (this.bufferedAmount > this.options.maxBufferedBytes) {
           return new WsError(CloseCode.POLICY_VIOLATION, 'SLOW_READER', 'the client does not read what it is sent')
@@ -320,78 +347,73 @@ export class WsSession implements SocketOwner {
         this.writeFrame(Opcode.PONG, piece.data)
         return
       case Opcode.PONG:
-        this.pongDueAt = 0 // unsolicited pongs are fine (§5.5.3)
+        // Unsolicited pongs are fine (§5.5.3). While closing, dueAt is the close's deadline.
+        if (!(this.flags & CLOSING)) this.dueAt = 0
         return
       case Opcode.CLOSE:
         return this.onCloseFrame(piece.data)
     }
     // After our Close, data is dropped until the peer's Close arrives (§5.5.1).
-    if (this.state !== 'open') return
+    if (this.flags & CLOSING) return
+    let message = this.message
     if (piece.first) {
-      const continuing = this.messageOpcode !== 0
       if (piece.opcode === Opcode.CONTINUATION) {
-        if (!continuing) return new WsError(CloseCode.PROTOCOL_ERROR, 'UNEXPECTED_CONTINUATION', 'a continuation frame with no message to continue')
+        if (message === null) return new WsError(CloseCode.PROTOCOL_ERROR, 'UNEXPECTED_CONTINUATION', 'a continuation frame with no message to continue')
       } else {
-        if (continuing) return new WsError(CloseCode.PROTOCOL_ERROR, 'EXPECTED_CONTINUATION', 'a new message began inside a fragmented one')
-        this.messageOpcode = piece.opcode
-        this.messageCompressed = piece.rsv1
-        if (piece.opcode === Opcode.TEXT && !piece.rsv1) this.utf8 = new Utf8Validator()
+        if (message !== null) return new WsError(CloseCode.PROTOCOL_ERROR, 'EXPECTED_CONTINUATION', 'a new message began inside a fragmented one')
+        const utf8 = piece.opcode === Opcode.TEXT && !piece.rsv1 ? new Utf8Validator() : null
+        message = this.message = { opcode: piece.opcode, compressed: piece.rsv1, parts: [], bytes: 0, utf8 }
       }
     }
+    // (A piece that is not first continues the message its first piece began.)
+    message = message!
     const data = piece.data
     if (data.length > 0) {
-      this.messageBytes += data.length
-      if (this.messageBytes > this.options.maxMessageBytes) {
+      message.bytes += data.length
+      if (message.bytes > this.options.maxMessageBytes) {
         return new WsError(CloseCode.MESSAGE_TOO_BIG, 'MESSAGE_TOO_BIG', `a message of more than ${this.options.maxMessageBytes} bytes`)
       }
       // Fail fast: the piece with the first invalid byte fails the connection (§8.1).
-      if (this.utf8 !== null && !this.utf8.write(data)) {
+      if (message.utf8 !== null && !message.utf8.write(data)) {
         return new WsError(CloseCode.INVALID_PAYLOAD, 'INVALID_UTF8', 'a text message is not valid UTF-8')
       }
-      if (this.parts === null) this.parts = [data]
-      else this.parts.push(data)
+      message.parts.push(data)
     }
-    if (piece.last && piece.fin) return this.endMessage()
+    if (piece.last && piece.fin) return this.endMessage(message)
   }
 
-  private endMessage(): WsError | undefined {
-    const isBinary = this.messageOpcode === Opcode.BINARY
-    const compressed = this.messageCompressed
-    const parts = this.parts
-    const payload = parts === null ? EMPTY : parts.length === 1 ? parts[0] : Buffer.concat(parts, this.messageBytes)
-    const utf8 = this.utf8
-    this.parts = null
-    this.utf8 = null
-    this.messageBytes = 0
-    this.messageOpcode = 0
-    this.messageCompressed = false
-    if (!compressed) {
-      if (utf8 !== null && !utf8.end()) return new WsError(CloseCode.INVALID_PAYLOAD, 'INVALID_UTF8', 'a text message ends inside a UTF-8 sequence')
+  private endMessage(message: IncomingMessage): WsError | undefined {
+    this.message = null
+    const isBinary = message.opcode === Opcode.BINARY
+    const parts = message.parts
+    const payload = parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0] : Buffer.concat(parts, message.bytes)
+    if (!message.compressed) {
+      if (message.utf8 !== null && !message.utf8.end()) return new WsError(CloseCode.INVALID_PAYLOAD, 'INVALID_UTF8', 'a text message ends inside a UTF-8 sequence')
       this.deliver(payload, isBinary)
       return
     }
     // Nothing more is read until this message is inflated: messages stay in order.
-    this.inflating = true
-    this.decompressor!.decompress(payload).then(
-      (message) => {
-        this.inflating = false
-        if (this.state === 'closed') return
-        if (!isBinary && !isValidUtf8(message)) {
+    this.flags |= INFLATING
+    this.compression!.decompressor.decompress(payload).then(
+      (inflated) => {
+        this.flags &= ~INFLATING
+        if (this.flags & CLOSED) return
+        if (!isBinary && !isValidUtf8(inflated)) {
           this.fail(new WsError(CloseCode.INVALID_PAYLOAD, 'INVALID_UTF8', 'a text message is not valid UTF-8'))
           return
         }
-        this.deliver(message, isBinary)
+        this.deliver(inflated, isBinary)
         this.pump()
       },
       (error: WsError) => {
-        this.inflating = false
+        this.flags &= ~INFLATING
         this.fail(error)
       },
     )
   }
 
   private deliver(message: Buffer, isBinary: boolean): void {
-    if (this.state !== 'open') return
+    if (this.flags & (CLOSING | CLOSED)) return
     this.handler.onMessage?.(this, message, isBinary)
   }
 
@@ -407,49 +429,53 @@ export class WsSession implements SocketOwner {
       if (!isValidUtf8(text)) return new WsError(CloseCode.INVALID_PAYLOAD, 'BAD_CLOSE_REASON', 'the close reason is not valid UTF-8')
       reason = text.toString()
     }
-    this.closeReceived = true
+    this.flags |= CLOSE_RECEIVED
     this.closeCode = code
     this.closeReason = reason
     // Answer a Close we did not start with one echoing the code, then close TCP first (§7.1.1).
-    if (!this.closeSent) this.sendClose(code === CloseCode.NO_STATUS ? null : code, '')
-    this.state = 'closing'
+    this.sendClose(code === CloseCode.NO_STATUS ? null : code, '')
+    this.flags |= CLOSING
     this.endSocket()
   }
 
   // ---- writing
 
   private queueCompressed(opcode: number, payload: Buffer): void {
-    this.compressingBytes += payload.length
-    const compressed = this.compressor!.compress(payload).then(
+    const compressed = this.compression!.compressor.compress(payload).then(
       (data) => ({ data }),
       () => null,
     )
     this.afterPendingSends(async () => {
       const result = await compressed
-      this.compressingBytes -= payload.length
+      this.pending!.bytes -= payload.length
       if (result === null) {
         this.fail(new WsError(CloseCode.INTERNAL_ERROR, 'DEFLATE_FAILED', 'a message could not be compressed'))
         return
       }
       this.writeMessage(opcode, result.data, true)
       this.checkDrained()
-    })
+    }, payload.length)
   }
 
-  /** Runs `write` once the sends before it are out; the chain is dropped when it runs dry. */
-  private afterPendingSends(write: () => void | Promise<void>): void {
-    const chain: Promise<void> = (this.sendChain ?? Promise.resolve())
+  /**
+   * Runs `write` once the sends before it are out; `bytes` of payload count as buffered
+   * until it runs. The chain is dropped when it runs dry.
+   */
+  private afterPendingSends(write: () => void | Promise<void>, bytes = 0): void {
+    const pending = (this.pending ??= { chain: Promise.resolve(), bytes: 0 })
+    pending.bytes += bytes
+    const chain: Promise<void> = pending.chain
       .then(write)
       // A frame that could not be made (its compression failed): the connection cannot go on.
       .catch(() => this.fail(new WsError(CloseCode.INTERNAL_ERROR, 'SEND_FAILED', 'a message could not be prepared')))
       .finally(() => {
-        if (this.sendChain === chain) this.sendChain = null
+        if (this.pending !== null && this.pending.chain === chain) this.pending = null
       })
-    this.sendChain = chain
+    pending.chain = chain
   }
 
   private writeMessage(opcode: number, payload: Buffer, compressed: boolean): void {
-    if (this.state !== 'open' || this.socket.destroyed) return
+    if (this.flags & (CLOSING | CLOSED) || this.socket.destroyed) return
     if (payload.length <= 16 * 1024) {
       const frame = encodeFrame(opcode, payload, { rsv1: compressed })
       if (tracer.on) tracer.wsSent(this.socket, frame)
@@ -473,22 +499,21 @@ export class WsSession implements SocketOwner {
   }
 
   private sendClose(code: number | null, reason: string): void {
-    if (this.closeSent) return
-    this.closeSent = true
+    if (this.flags & CLOSE_SENT) return
+    this.flags |= CLOSE_SENT
     // Control frames are not held behind compressed messages: the Close goes now.
     this.writeFrame(Opcode.CLOSE, code === null ? EMPTY : closePayload(code, truncateUtf8(reason, 123)))
   }
 
   /** Fail the connection (RFC 6455 §7.1.7): a Close with the error's code, then TCP closes. */
   private fail(error: WsError): void {
-    if (this.state === 'closed') return
-    if (!this.closeSent) this.sendClose(error.closeCode, error.message)
-    if (!this.closeReceived) {
+    if (this.flags & CLOSED) return
+    this.sendClose(error.closeCode, error.message)
+    if (!(this.flags & CLOSE_RECEIVED)) {
       this.closeCode = error.closeCode === CloseCode.POLICY_VIOLATION ? error.closeCode : CloseCode.ABNORMAL
       this.closeReason = error.message
     }
-    this.closeReceived = true // nothing more is read
-    this.state = 'closing'
+    this.flags |= CLOSE_RECEIVED | CLOSING // nothing more is read
     this.endSocket()
   }
 
@@ -496,10 +521,10 @@ export class WsSession implements SocketOwner {
     this.socket.end()
     // The peer has the close timeout to read what is still queued (a slow reader cut off with
     // 1008 sees the code only after its backlog) and to close its side.
-    this.closeDueAt = now() + this.options.closeTimeoutMs
+    this.dueAt = now() + this.options.closeTimeoutMs
     // Keep reading (and dropping) until the peer closes, so its last bytes do not reset the connection.
-    if (this.readingPaused) {
-      this.readingPaused = false
+    if (this.flags & READING_PAUSED) {
+      this.flags &= ~READING_PAUSED
       this.socket.resume()
     }
   }
@@ -508,7 +533,7 @@ export class WsSession implements SocketOwner {
 
   socketEnd(): void {
     // The peer closed its side. Without a Close frame first, that is an abnormal closure (1006).
-    if (this.state === 'open') this.state = 'closing'
+    this.flags |= CLOSING
     this.socket.end()
   }
 
@@ -521,14 +546,14 @@ export class WsSession implements SocketOwner {
   }
 
   socketClose(): void {
-    if (this.state === 'closed') return
-    this.state = 'closed'
-    this.decompressor?.close()
-    this.compressor?.close()
-    this.parts = null
-    const code = this.closeReceived || this.closeSent ? this.closeCode : CloseCode.ABNORMAL
+    if (this.flags & CLOSED) return
+    this.flags |= CLOSED
+    this.compression?.decompressor.close()
+    this.compression?.compressor.close()
+    this.message = null
+    const code = this.flags & (CLOSE_RECEIVED | CLOSE_SENT) ? this.closeCode : CloseCode.ABNORMAL
     this.releaseDrainWaiters()
-    this.onGone?.(this)
+    this.options.onGone?.(this)
     this.handler.onClose?.(this, code, this.closeReason)
   }
 }
