@@ -14,8 +14,11 @@ import type { Socket } from 'node:net'
 /** What owns a socket: the events it handles. */
 export interface SocketOwner {
   socketData(chunk: Buffer): void
-  /** The peer sent FIN. */
-  socketEnd(): void
+  /**
+   * The peer sent FIN. An owner without it has no 'end' listener (one array fewer per
+   * socket) and sets the socket's allowHalfOpen to false: Node then ends our side itself.
+   */
+  socketEnd?(): void
   socketError(error: Error): void
   socketClose(): void
   /** The socket's write buffer emptied. */
@@ -37,7 +40,7 @@ function onData(this: OwnedSocket, chunk: Buffer): void {
   this[OWNER]?.socketData(chunk)
 }
 function onEnd(this: OwnedSocket): void {
-  this[OWNER]?.socketEnd()
+  this[OWNER]?.socketEnd?.()
 }
 function onError(this: OwnedSocket, error: Error): void {
   this[OWNER]?.socketError(error)
@@ -67,7 +70,7 @@ export function attachOwner(socket: Socket, owner: SocketOwner): void {
   const owned = socket as OwnedSocket
   if (owned[OWNER] === undefined) {
     socket.on('data', onData)
-    socket.on('end', onEnd)
+    if (owner.socketEnd !== undefined) socket.on('end', onEnd)
     socket.on('error', onError)
     socket.on('drain', onDrain)
     hearClose(owned)

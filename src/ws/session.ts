@@ -137,6 +137,9 @@ export class WsSession implements SocketOwner {
       decompressor: new MessageDecompressor(options.maxMessageBytes, deflate.clientNoContextTakeover),
     }
     socket.setNoDelay(true)
+    // When the peer ends its side without a Close frame (an abnormal closure, 1006), Node
+    // ends ours: the session needs no 'end' listener of its own.
+    socket.allowHalfOpen = false
     attachOwner(socket, this)
   }
 
@@ -229,7 +232,7 @@ export class WsSession implements SocketOwner {
   }
 
   private writeRaw(frame: Buffer): void {
-    if (this.flags & (CLOSING | CLOSED) || this.socket.destroyed) return
+    if (this.flags & (CLOSING | CLOSED) || !this.socket.writable) return
     if (tracer.on) tracer.wsSent(this.socket, frame)
     this.socket.write(frame)
   }
@@ -475,7 +478,7 @@ export class WsSession implements SocketOwner {
   }
 
   private writeMessage(opcode: number, payload: Buffer, compressed: boolean): void {
-    if (this.flags & (CLOSING | CLOSED) || this.socket.destroyed) return
+    if (this.flags & (CLOSING | CLOSED) || !this.socket.writable) return
     if (payload.length <= 16 * 1024) {
       const frame = encodeFrame(opcode, payload, { rsv1: compressed })
       if (tracer.on) tracer.wsSent(this.socket, frame)
@@ -492,7 +495,7 @@ export class WsSession implements SocketOwner {
   }
 
   private writeFrame(opcode: number, payload: Buffer): void {
-    if (this.socket.destroyed) return
+    if (!this.socket.writable) return
     const frame = encodeFrame(opcode, payload)
     if (tracer.on) tracer.wsSent(this.socket, frame)
     this.socket.write(frame)
@@ -530,12 +533,6 @@ export class WsSession implements SocketOwner {
   }
 
   // ---- socket events
-
-  socketEnd(): void {
-    // The peer closed its side. Without a Close frame first, that is an abnormal closure (1006).
-    this.flags |= CLOSING
-    this.socket.end()
-  }
 
   socketError(): void {
     this.socket.destroy()
