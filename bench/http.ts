@@ -1,13 +1,15 @@
 // npm run bench:http [-- --rounds N --seconds S --connections 10,50,200 --depth 16]
 //
 // GET /hello on push-wire and on node:http (bench/node-http-hello.ts), driven by wrk with
-// keep-alive, at several connection counts and with pipelining, in one run. The two
-// servers take turns, round after round, and the medians are compared, because this
+// keep-alive, at several connection counts and with pipelining, in one run. A third
+// process, bench/net-floor.ts, answers with canned bytes and no HTTP at all: what node:net
+// alone costs, hence the best ratio any server on it can reach here. The servers take
+// turns, round after round, and the medians are compared, because this
 // machine is shared and noisy. When there are two CPUs the servers are pinned to one and
 // wrk to the other, so that each server is measured on a core of its own.
 //
 // Printed per scenario: requests/s, p99 latency, the server's CPU time per request
-// (user + system, from /proc), and the ratio push-wire / node:http.
+// (user + system, from /proc), and the ratio to node:http (push-wire's, and the floor's).
 
 import { parseArgs } from 'node:util'
 import { cpuSeconds, ensureCommand, format, median, PIN, startServer, table, wrk, type ServerProcess } from './lib.ts'
@@ -30,7 +32,8 @@ ensureCommand('wrk', 'wrk')
 
 const ours = await startServer('push-wire', ['--import', 'tsx', 'src/main.ts', '--port', '0'])
 const reference = await startServer('node:http', ['--import', 'tsx', 'bench/node-http-hello.ts', '0'])
-const servers = [ours, reference]
+const floor = await startServer('node:net floor', ['--import', 'tsx', 'bench/net-floor.ts', '0'])
+const servers = [ours, reference, floor]
 
 interface Sample {
   rps: number
@@ -71,6 +74,7 @@ try {
     )
     const a = medians.get(ours)!
     const b = medians.get(reference)!
+    const f = medians.get(floor)!
     for (const server of servers) {
       const m = medians.get(server)!
       rows.push([
@@ -81,11 +85,14 @@ try {
         m.p99 > 0 ? `${format(m.p99, 2)} ms` : 'n/a',
         `${format(m.cpuUs, 1)} µs`,
         String(m.errors),
-        server === ours ? `${format(a.rps / b.rps, 2)}x` : '',
+        server === reference ? '' : `${format(m.rps / b.rps, 2)}x`,
       ])
     }
     const latency = a.p99 > 0 ? `, p99 ${format(a.p99, 2)} vs ${format(b.p99, 2)} ms` : ''
-    summary.push(`${scenario.name}: ${format(a.rps / b.rps, 2)}x the requests/s of node:http, ${format(b.cpuUs / a.cpuUs, 2)}x less CPU per request${latency}`)
+    summary.push(
+      `${scenario.name}: ${format(a.rps / b.rps, 2)}x the requests/s of node:http (the node:net floor: ${format(f.rps / b.rps, 2)}x), ` +
+        `${format(b.cpuUs / a.cpuUs, 2)}x less CPU per request${latency}`,
+    )
   }
 } finally {
   await Promise.all(servers.map((s) => s.stop()))
