@@ -4,7 +4,7 @@
 //   node --expose-gc --import tsx bench/ws-server.ts push-wire|ws deflate|plain
 //
 // It prints "listening on http://127.0.0.1:PORT". On stdin, the line "measure" makes it
-// collect garbage and print "rss BYTES": memory is read the same way for both.
+// collect garbage and print "rss BYTES heap BYTES": memory is read the same way for both.
 
 import { createInterface } from 'node:readline'
 import { WebSocketServer } from 'ws'
@@ -43,6 +43,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() !== 'measure') return
   gc?.()
   gc?.()
-  console.log(`rss ${process.memoryUsage().rss}`)
+  const { rss, heapUsed } = process.memoryUsage()
+  console.log(`rss ${rss} heap ${heapUsed}`)
 })
 process.on('SIGTERM', () => void stop().then(() => process.exit(0)))

@@ -7,7 +7,8 @@
 //   each with and without permessage-deflate, and the server's CPU time per message;
 //   - memory per idle connection: RSS growth of a fresh server over N idle connections
 //     held by a client in another process, divided by N; both readings after a full GC
-//     and once the server has settled (see idleMemory).
+//     and once the server has settled (see idleMemory). Also the part of it that is the
+//     JavaScript heap.
 // Servers run on CPU 0 and the load on CPU 1 when there are two CPUs.
 
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -39,8 +40,8 @@ interface Server {
   kind: Kind
   child: ChildProcess
   port: number
-  /** RSS after a full GC, as the server itself reads it. */
-  rss(): Promise<number>
+  /** RSS and the JavaScript heap in use, after a full GC, as the server itself reads them. */
+  memory(): Promise<{ rss: number; heap: number }>
   stop(): Promise<void>
 }
 
@@ -63,10 +64,11 @@ async function startServer(kind: Kind, compression: Compression): Promise<Server
     kind,
     child,
     port,
-    async rss() {
+    async memory() {
       child.stdin!.write('measure\n')
       const line = await output.next()
-      return Number(/^rss (\d+)/.exec(String(line.value))![1])
+      const [, rss, heap] = /^rss (\d+) heap (\d+)/.exec(String(line.value))!
+      return { rss: Number(rss), heap: Number(heap) }
     },
     stop: () =>
       new Promise((resolve) => {
@@ -99,23 +101,23 @@ async function load(server: Server, flags: string[]): Promise<LoadResult> {
   throw new Error('the load generator ended without a result')
 }
 
-async function idleMemory(kind: Kind): Promise<number> {
+async function idleMemory(kind: Kind): Promise<{ rss: number; heap: number }> {
   const server = await startServer(kind, 'plain')
   try {
     // Memory is read in the steady state: after the allocation burst of start-up (or of
     // 10,000 handshakes) V8 keeps a large young generation until its memory reducer, after
     // some idle seconds, gives it back. Both readings wait for that, for both servers.
     await new Promise((resolve) => setTimeout(resolve, settleMs))
-    const before = await server.rss()
+    const before = await server.memory()
     const [command, args] = pinned(PIN?.client, ['--import', 'tsx', 'bench/ws-idle.ts', '--port', String(server.port), '--connections', String(idleConnections)])
     const client = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] })
     const opened = await lines(client).next()
     if (!String(opened.value).startsWith('open ')) throw new Error(`the idle client failed: ${opened.value}`)
     await new Promise((resolve) => setTimeout(resolve, settleMs))
-    const after = await server.rss()
+    const after = await server.memory()
     client.stdin!.end()
     await new Promise((resolve) => client.once('exit', resolve))
-    return (after - before) / idleConnections
+    return { rss: (after.rss - before.rss) / idleConnections, heap: (after.heap - before.heap) / idleConnections }
   } finally {
     await server.stop()
   }
@@ -161,16 +163,26 @@ for (const compression of modes) {
 }
 
 // Taking turns, like the throughput rounds; the median of each.
-const memorySamples = { pushWire: [] as number[], ws: [] as number[] }
+const memorySamples = { pushWire: [] as { rss: number; heap: number }[], ws: [] as { rss: number; heap: number }[] }
 for (let round = 0; round < (wanted('memory') || values['memory-only'] ? memoryRounds : 0); round++) {
   memorySamples.pushWire.push(await idleMemory('push-wire'))
   memorySamples.ws.push(await idleMemory('ws'))
 }
-const memory = { pushWire: median(memorySamples.pushWire), ws: median(memorySamples.ws) }
-if (memorySamples.ws.length > 0) rows.push([`memory per idle connection (${idleConnections}, median of ${memoryRounds})`, 'push-wire', `${format(memory.pushWire)} B`, '', `${format(memory.pushWire / memory.ws, 2)}x`])
+const memoryOf = (samples: { rss: number; heap: number }[]) => ({ rss: median(samples.map((s) => s.rss)), heap: median(samples.map((s) => s.heap)) })
+const memory = { pushWire: memoryOf(memorySamples.pushWire), ws: memoryOf(memorySamples.ws) }
 if (memorySamples.ws.length > 0) {
-  rows.push([`memory per idle connection (${idleConnections}, median of ${memoryRounds})`, 'ws', `${format(memory.ws)} B`, '', ''])
-  summary.push(`memory per idle connection: ${format(memory.pushWire)} B vs ${format(memory.ws)} B (${format(memory.pushWire / memory.ws, 2)}x ws)`)
+  const label = `memory per idle connection (${idleConnections}, median of ${memoryRounds})`
+  rows.push([label, 'push-wire', `${format(memory.pushWire.rss)} B`, '', `${format(memory.pushWire.rss / memory.ws.rss, 2)}x`])
+  rows.push([label, 'ws', `${format(memory.ws.rss)} B`, '', ''])
+  // The part of it that is JavaScript objects (the rest: each socket's native handle and
+  // buffers, and the memory allocators' own slack, about the same for both servers).
+  const heapLabel = `  of which JavaScript heap`
+  rows.push([heapLabel, 'push-wire', `${format(memory.pushWire.heap)} B`, '', `${format(memory.pushWire.heap / memory.ws.heap, 2)}x`])
+  rows.push([heapLabel, 'ws', `${format(memory.ws.heap)} B`, '', ''])
+  summary.push(
+    `memory per idle connection: ${format(memory.pushWire.rss)} B vs ${format(memory.ws.rss)} B (${format(memory.pushWire.rss / memory.ws.rss, 2)}x ws); ` +
+      `JavaScript heap ${format(memory.pushWire.heap)} B vs ${format(memory.ws.heap)} B (${format(memory.pushWire.heap / memory.ws.heap, 2)}x)`,
+  )
 }
 
 console.log()
