@@ -270,7 +270,8 @@ function costs(): { rows: CostRow[]; parameters: { rate: number; rareEveryMs: nu
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US')
 const two = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 2 })
-const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`
+// Rounded as the cost table rounds them (toFixed would make 2.15 into 2.1, the table 2.2).
+const ms = (n: number) => `${n.toLocaleString('en-US', { maximumFractionDigits: n < 10 ? 1 : 0, minimumFractionDigits: n < 10 ? 1 : 0 })} ms`
 
 function claimLongPoll(): string {
   const data = costs()
