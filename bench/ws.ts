@@ -36,12 +36,18 @@ const memoryRounds = Number(values['memory-rounds'])
 type Kind = 'push-wire' | 'ws'
 type Compression = 'plain' | 'deflate'
 
+/** Per idle connection, or as read from the server: RSS and the JavaScript heap in use. */
+interface Memory {
+  rss: number
+  heap: number
+}
+
 interface Server {
   kind: Kind
   child: ChildProcess
   port: number
   /** RSS and the JavaScript heap in use, after a full GC, as the server itself reads them. */
-  memory(): Promise<{ rss: number; heap: number }>
+  memory(): Promise<Memory>
   stop(): Promise<void>
 }
 
@@ -101,7 +107,7 @@ async function load(server: Server, flags: string[]): Promise<LoadResult> {
   throw new Error('the load generator ended without a result')
 }
 
-async function idleMemory(kind: Kind): Promise<{ rss: number; heap: number }> {
+async function idleMemory(kind: Kind): Promise<Memory> {
   const server = await startServer(kind, 'plain')
   try {
     // Memory is read in the steady state: after the allocation burst of start-up (or of
@@ -163,12 +169,12 @@ for (const compression of modes) {
 }
 
 // Taking turns, like the throughput rounds; the median of each.
-const memorySamples = { pushWire: [] as { rss: number; heap: number }[], ws: [] as { rss: number; heap: number }[] }
+const memorySamples = { pushWire: [] as Memory[], ws: [] as Memory[] }
 for (let round = 0; round < (wanted('memory') || values['memory-only'] ? memoryRounds : 0); round++) {
   memorySamples.pushWire.push(await idleMemory('push-wire'))
   memorySamples.ws.push(await idleMemory('ws'))
 }
-const memoryOf = (samples: { rss: number; heap: number }[]) => ({ rss: median(samples.map((s) => s.rss)), heap: median(samples.map((s) => s.heap)) })
+const memoryOf = (samples: Memory[]): Memory => ({ rss: median(samples.map((s) => s.rss)), heap: median(samples.map((s) => s.heap)) })
 const memory = { pushWire: memoryOf(memorySamples.pushWire), ws: memoryOf(memorySamples.ws) }
 if (memorySamples.ws.length > 0) {
   const label = `memory per idle connection (${idleConnections}, median of ${memoryRounds})`

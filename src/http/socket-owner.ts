@@ -15,8 +15,8 @@ import type { Socket } from 'node:net'
 export interface SocketOwner {
   socketData(chunk: Buffer): void
   /**
-   * The peer sent FIN. An owner without it has no 'end' listener (one array fewer per
-   * socket) and sets the socket's allowHalfOpen to false: Node then ends our side itself.
+   * The peer sent FIN. An owner without it gets no 'end' listener (one array fewer per
+   * socket); it must set the socket's allowHalfOpen to false, so that Node ends our side.
    */
   socketEnd?(): void
   socketError(error: Error): void

@@ -358,18 +358,18 @@ export class WsSession implements SocketOwner {
     }
     // After our Close, data is dropped until the peer's Close arrives (§5.5.1).
     if (this.flags & CLOSING) return
-    let message = this.message
     if (piece.first) {
+      const continuing = this.message !== null
       if (piece.opcode === Opcode.CONTINUATION) {
-        if (message === null) return new WsError(CloseCode.PROTOCOL_ERROR, 'UNEXPECTED_CONTINUATION', 'a continuation frame with no message to continue')
+        if (!continuing) return new WsError(CloseCode.PROTOCOL_ERROR, 'UNEXPECTED_CONTINUATION', 'a continuation frame with no message to continue')
       } else {
-        if (message !== null) return new WsError(CloseCode.PROTOCOL_ERROR, 'EXPECTED_CONTINUATION', 'a new message began inside a fragmented one')
+        if (continuing) return new WsError(CloseCode.PROTOCOL_ERROR, 'EXPECTED_CONTINUATION', 'a new message began inside a fragmented one')
         const utf8 = piece.opcode === Opcode.TEXT && !piece.rsv1 ? new Utf8Validator() : null
-        message = this.message = { opcode: piece.opcode, compressed: piece.rsv1, parts: [], bytes: 0, utf8 }
+        this.message = { opcode: piece.opcode, compressed: piece.rsv1, parts: [], bytes: 0, utf8 }
       }
     }
-    // (A piece that is not first continues the message its first piece began.)
-    message = message!
+    // Begun by this frame's first piece, or by the message's first frame.
+    const message = this.message!
     const data = piece.data
     if (data.length > 0) {
       message.bytes += data.length
