@@ -7,6 +7,7 @@
 // When a publish wakes many parked polls, they all wait on the same cursor (the newest id
 // before it), so they all get the same answer: it is made once per message.
 
+import { Buffer } from 'node:buffer'
 import type { CorsPolicy } from '../http/cors.ts'
 import { allowCors } from '../http/cors.ts'
 import { HttpError } from '../http/errors.ts'

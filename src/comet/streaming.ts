@@ -8,6 +8,7 @@
 // - Streams: the open streamed responses, with one sweep that writes a heartbeat to the
 //   idle ones (proxies close silent connections) and ends them all on shutdown.
 
+import { Buffer } from 'node:buffer'
 import { now } from '../clock.ts'
 import { encodeChunk } from '../http/chunked.ts'
 import { allowCors, type CorsPolicy } from '../http/cors.ts'

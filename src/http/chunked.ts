@@ -7,6 +7,8 @@
 // broadcast to many streams is framed once and the same Buffer written to each.
 // (Decoding lives in the request parser, whose trailer section reuses its field lines.)
 
+import { Buffer } from 'node:buffer'
+
 const CRLF = '\r\n'
 
 /** The terminating chunk with an empty trailer section. */

@@ -18,6 +18,7 @@
 // half-closed and what the client still sends is read and dropped for a moment, so that
 // a reset does not destroy the response before the client has read it (RFC 9112 §9.6).
 
+import { Buffer } from 'node:buffer'
 import type { Socket } from 'node:net'
 import { now } from '../clock.ts'
 import { tracer } from '../trace/tracer.ts'

@@ -16,6 +16,7 @@
 // for), so it fails as soon as a bad byte arrives, and a token split across feeds is
 // kept as a partial string: byte-at-a-time input costs the same as whole input.
 
+import { Buffer } from 'node:buffer'
 import { carryOver } from '../bytes.ts'
 import { FIELD_VALUE, HEX_VALUE, QDTEXT, TARGET, TOKEN } from './chars.ts'
 import { HttpError } from './errors.ts'
@@ -53,6 +54,11 @@ export const DEFAULT_PARSER_LIMITS: ParserLimits = {
 
 /** The lengths of host, expect, upgrade, connection, content-length, transfer-encoding. */
 const MEANINGFUL_LENGTHS = (1 << 4) | (1 << 6) | (1 << 7) | (1 << 10) | (1 << 14) | (1 << 17)
+
+/** "HTTP", "/1.1" and "/1.0" as big-endian 32-bit numbers, for readVersion's fast path. */
+const HTTP_ = 0x48545450
+const SLASH_1_DOT_1 = 0x2f312e31
+const SLASH_1_DOT_0 = 0x2f312e30
 
 /** How much of the input is decoded to a string at once for cutting tokens (see latin1()). */
 const TEXT_WINDOW = 4096
@@ -327,7 +333,7 @@ export class RequestParser {
     while (i < input.length && TOKEN[input[i]] === 1) i++
     if (i === input.length) return this.keepPartial(i)
     if (input[i] !== SP) return this.failAt(i, 400, 'INVALID_METHOD', 'the method must be a token followed by one space (RFC 9112 §3)')
-    this.method = this.takeToken(pos, i)
+    this.method = (this.partial === '' && knownMethod(input, pos, i)) || this.takeToken(pos, i)
     return this.step(i + 1, State.Target)
   }
 
@@ -353,6 +359,14 @@ export class RequestParser {
   private readVersion(): ParserEvent | undefined {
     const { input } = this
     let i = this.pos
+    if (this.versionIndex === 0 && i + 9 <= input.length && input[i + 8] === CR && input.readUInt32BE(i) === HTTP_) {
+      // The usual case whole in the input, "HTTP/1.1" or "HTTP/1.0" then CR: four bytes at a time.
+      const rest = input.readUInt32BE(i + 4)
+      if (rest === SLASH_1_DOT_1 || rest === SLASH_1_DOT_0) {
+        this.versionMinor = rest === SLASH_1_DOT_1 ? 1 : 0
+        return this.step(i + 9, State.RequestLineLf)
+      }
+    }
     for (; i < input.length; i++) {
       const byte = input[i]
       const at = this.versionIndex++
@@ -895,6 +909,25 @@ export class RequestParser {
 }
 
 // ---- helpers without state
+
+/** The methods of RFC 9110 §9 and PATCH, by length. */
+const METHODS_BY_LENGTH: readonly (readonly string[])[] = [[], [], [], ['GET', 'PUT'], ['HEAD', 'POST'], ['PATCH', 'TRACE'], ['DELETE'], ['OPTIONS', 'CONNECT']]
+
+/**
+ * input[start, end) as one of the string constants above, or '' for another method. The
+ * usual methods then cost no new string per request, and the router's lookups find
+ * their hash already computed.
+ */
+function knownMethod(input: Buffer, start: number, end: number): string {
+  const length = end - start
+  if (length >= METHODS_BY_LENGTH.length) return ''
+  for (const method of METHODS_BY_LENGTH[length]) {
+    let i = 0
+    while (i < length && input[start + i] === method.charCodeAt(i)) i++
+    if (i === length) return method
+  }
+  return ''
+}
 
 function incomplete(): HttpError {
   return new HttpError(400, 'INCOMPLETE_MESSAGE', 'the connection ended in the middle of a request')

@@ -2,6 +2,7 @@
 // and the body, which arrives after the head and is held (up to the parser's body
 // limit) until the handler reads it or the response ends.
 
+import { Buffer } from 'node:buffer'
 import type { Socket } from 'node:net'
 import type { HttpError } from './errors.ts'
 import type { RequestHead } from './parser.ts'

@@ -12,6 +12,8 @@
 // cannot read chunks, a body delimited by closing the connection). HEAD, 1xx, 204 and
 // 304 responses never carry a body (RFC 9110 §6.4.1).
 
+import { Buffer } from 'node:buffer'
+import { TOKEN } from './chars.ts'
 import { encodeChunk, LAST_CHUNK } from './chunked.ts'
 import type { HttpError } from './errors.ts'
 import type { RequestHead } from './parser.ts'
@@ -56,24 +58,53 @@ export const STATUS_TEXT: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 }
 
-let dateText = ''
-let dateFrom = 0
-let dateUntil = 0
+let currentDate = ''
 
-/** The current time as an IMF-fixdate (RFC 9110 §5.6.7), formatted once per second. */
-export function httpDate(now = Date.now()): string {
-  if (now >= dateUntil || now < dateFrom) {
-    dateFrom = now - (now % 1000)
-    dateUntil = dateFrom + 1000
-    dateText = new Date(dateFrom).toUTCString()
+/**
+ * The Date field's value (RFC 9110 §6.6.1): the current second as an IMF-fixdate. It is
+ * formatted once and forgotten by a timer when that second ends, so a response reads a
+ * variable instead of the clock. (A busy event loop runs the timer late: the value may then
+ * lag by that much, which §6.6.1 allows; it asks for the time "as close as possible".)
+ */
+export function httpDate(): string {
+  if (currentDate === '') {
+    const now = Date.now()
+    currentDate = formatHttpDate(now)
+    setTimeout(forgetDate, 1000 - (now % 1000)).unref()
   }
-  return dateText
+  return currentDate
 }
 
-// A field value must not be able to end its line (response splitting).
-// Values are written as latin1 bytes, so characters above U+00FF are refused too.
-const UNSAFE_VALUE = /[\r\n\0]|[^\x00-\xff]/
-const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+function forgetDate(): void {
+  currentDate = ''
+}
+
+/** A time as an IMF-fixdate (RFC 9110 §5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT". */
+export function formatHttpDate(time: number): string {
+  return new Date(time).toUTCString()
+}
+
+/** A field name is a token (RFC 9110 §5.1). */
+function isFieldName(name: string): boolean {
+  if (name.length === 0) return false
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i)
+    if (code > 0xff || TOKEN[code] !== 1) return false
+  }
+  return true
+}
+
+/**
+ * A field value must not be able to end its line (response splitting): no CR, LF or NUL.
+ * Values are written as latin1 bytes, so characters above U+00FF are refused too.
+ */
+function isSafeValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i)
+    if (code === 0x0d || code === 0x0a || code === 0 || code > 0xff) return false
+  }
+  return true
+}
 
 /** What a Response writes to: the connection that owns the socket. */
 export interface ResponseSink {
@@ -130,8 +161,8 @@ export class Response {
   /** Adds a field line, keeping earlier ones of the same name (for list fields such as Vary). */
   appendHeader(name: string, value: string | number): this {
     const text = typeof value === 'number' ? String(value) : value
-    if (!FIELD_NAME.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`)
-    if (UNSAFE_VALUE.test(text)) throw new TypeError(`header ${name} has CR, LF, NUL or a non-latin1 character in its value`)
+    if (!isFieldName(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`)
+    if (!isSafeValue(text)) throw new TypeError(`header ${name} has CR, LF, NUL or a non-latin1 character in its value`)
     this.fields.push(name, text)
     return this
   }

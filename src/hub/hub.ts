@@ -15,6 +15,8 @@
 // then messages are pushed live, and a client that lets too much pile up is cut off
 // (it resumes later from the last id it saw).
 
+import { Buffer } from 'node:buffer'
+
 export interface Message {
   readonly id: number
   readonly data: string

@@ -8,6 +8,7 @@
 // With a publish token configured, publishing needs "Authorization: Bearer TOKEN" (401
 // without it). The route sends no CORS fields: pages of other origins cannot publish.
 
+import { Buffer } from 'node:buffer'
 import { timingSafeEqual } from 'node:crypto'
 import { HttpError } from '../http/errors.ts'
 import type { IncomingRequest } from '../http/request.ts'

@@ -7,6 +7,7 @@
 // the first bytes of the payload, enough to annotate, so that tracing a 16 MiB frame does
 // not hold 16 MiB.
 
+import { Buffer } from 'node:buffer'
 import { SHOWN_BYTES } from './annotate.ts'
 
 /** Payload bytes kept per frame: what is shown, and a few more to end a UTF-8 character. */

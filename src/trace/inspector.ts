@@ -21,6 +21,7 @@
 // A slow inspector must not grow memory: past MAX_BACKLOG of unsent bytes its events are
 // dropped and counted, and it is told how many when it has caught up.
 
+import { Buffer } from 'node:buffer'
 import { feedsFor, openStream, type StreamHead, type Streams, type StreamOutlet } from '../comet/streaming.ts'
 import { encodeChunk } from '../http/chunked.ts'
 import { HttpError } from '../http/errors.ts'

@@ -16,6 +16,7 @@
 // Secrets are not traced: the value of Authorization headers and of token= query
 // parameters are replaced by "[redacted]" (the publish token, CONTRACT.md).
 
+import { Buffer } from 'node:buffer'
 import type { Socket } from 'node:net'
 import type { RequestHead } from '../http/parser.ts'
 import { annotateBody, annotateChunk, annotateHttpHead, annotateSseBlock, annotateWsFrame, annotateWsFramePrefix } from './annotate.ts'

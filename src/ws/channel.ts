@@ -8,6 +8,7 @@
 // every client, so each message is compressed on its own, once, and the same compressed
 // frame serves every client that agreed on the same window.
 
+import { Buffer } from 'node:buffer'
 import { encodeFrame, Opcode } from './frame.ts'
 import { MessageCompressor } from './deflate.ts'
 import type { Channel, Feed, Message, Outlet, Subscription } from '../hub/hub.ts'

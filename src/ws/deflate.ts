@@ -10,6 +10,7 @@
 // zlib runs on libuv's small thread pool: at most MAX_ZLIB_JOBS run at once, the rest
 // wait in order. The jobs of one compressor or decompressor run one after another.
 
+import { Buffer } from 'node:buffer'
 import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib'
 import { CloseCode, WsError } from './errors.ts'
 import type { ExtensionOffer } from './handshake.ts'

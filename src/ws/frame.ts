@@ -21,6 +21,7 @@
 // piece. Control frames always come out whole (they are at most 125 bytes).
 // Every rule it enforces fails with the close code the session sends.
 
+import { Buffer } from 'node:buffer'
 import { carryOver } from '../bytes.ts'
 import { CloseCode, WsError } from './errors.ts'
 

@@ -12,6 +12,7 @@
 //      Connection: Upgrade
 //      Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=   base64(SHA-1(key + GUID))
 
+import { Buffer } from 'node:buffer'
 import { HttpError } from '../http/errors.ts'
 import type { RequestHead } from '../http/parser.ts'
 import { httpDate } from '../http/response.ts'

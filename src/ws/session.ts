@@ -18,6 +18,7 @@
 // Time: the endpoint's sweep calls tick(): idle peers are pinged, peers that do not
 // answer are dropped, and a close handshake that is not answered ends with the socket.
 
+import { Buffer } from 'node:buffer'
 import type { Socket } from 'node:net'
 import { now } from '../clock.ts'
 import { MessageCompressor, MessageDecompressor, type DeflateParams } from './deflate.ts'

@@ -11,6 +11,8 @@
 // SHA-1 is broken for collision resistance; here it is only the RFC's fixed way to prove
 // that the server read the handshake, not a security measure.
 
+import { Buffer } from 'node:buffer'
+
 /** The message schedule, reused: no allocation per hash. */
 const W = new Int32Array(80)
 
