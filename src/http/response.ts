@@ -79,9 +79,40 @@ function forgetDate(): void {
   currentDate = ''
 }
 
-/** A time as an IMF-fixdate (RFC 9110 §5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT". */
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+/**
+ * A time (ms since 1970, UTC) as an IMF-fixdate (RFC 9110 §5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
+ *
+ * Plain arithmetic rather than Date.prototype.toUTCString(): the first call of that one
+ * pages in about 1 MB of Node's binary (its date formatting code), resident from then on.
+ * The calendar is the proleptic Gregorian one, counted in 400-year eras of 146,097 days
+ * (the days-to-civil algorithm of Howard Hinnant's "chrono-compatible low-level date
+ * algorithms"), with years starting in March so that February's leap day comes last.
+ */
 export function formatHttpDate(time: number): string {
-  return new Date(time).toUTCString()
+  const seconds = Math.floor(time / 1000)
+  const days = Math.floor(seconds / 86_400)
+  const secondOfDay = seconds - days * 86_400
+  const shifted = days + 719_468 // days from 0000-03-01 to 1970-01-01
+  const era = Math.floor(shifted / 146_097)
+  const dayOfEra = shifted - era * 146_097
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365)
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100))
+  const monthFromMarch = Math.floor((5 * dayOfYear + 2) / 153)
+  const day = dayOfYear - Math.floor((153 * monthFromMarch + 2) / 5) + 1
+  const month = monthFromMarch < 10 ? monthFromMarch + 2 : monthFromMarch - 10 // 0 = January
+  const year = era * 400 + yearOfEra + (month < 2 ? 1 : 0)
+  const weekday = (((days + 4) % 7) + 7) % 7 // 1970-01-01 was a Thursday
+  return (
+    `${WEEKDAYS[weekday]}, ${twoDigits(day)} ${MONTHS[month]} ${String(year).padStart(4, '0')} ` +
+    `${twoDigits(Math.floor(secondOfDay / 3600))}:${twoDigits(Math.floor(secondOfDay / 60) % 60)}:${twoDigits(secondOfDay % 60)} GMT`
+  )
+}
+
+function twoDigits(n: number): string {
+  return n < 10 ? `0${n}` : String(n)
 }
 
 /** A field name is a token (RFC 9110 §5.1). */

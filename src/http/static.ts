@@ -13,7 +13,7 @@ import { readFile, realpath, stat } from 'node:fs/promises'
 import { extname, join, sep } from 'node:path'
 import { HttpError } from './errors.ts'
 import type { IncomingRequest } from './request.ts'
-import type { Response } from './response.ts'
+import { formatHttpDate, type Response } from './response.ts'
 import type { RouteHandler } from './router.ts'
 import { splitPath } from './router.ts'
 
@@ -97,7 +97,7 @@ async function serveFile(root: string, req: IncomingRequest, res: Response): Pro
   // that fails becomes a 500 that must not carry them).
   const describe = () => {
     res.setHeader('ETag', etag)
-    res.setHeader('Last-Modified', lastModified.toUTCString())
+    res.setHeader('Last-Modified', formatHttpDate(lastModified.getTime()))
     // RFC 9110 §15.4.5: a 304 carries the Cache-Control a 200 would have carried.
     res.setHeader('Cache-Control', 'no-cache')
   }

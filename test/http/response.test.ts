@@ -495,6 +495,15 @@ date('formats the example of RFC 9110 §5.6.7 exactly', () => {
   assert.is(formatHttpDate(Date.UTC(2030, 0, 1, 0, 0, 0)), 'Tue, 01 Jan 2030 00:00:00 GMT')
 })
 
+date('formats every kind of day as Date.prototype.toUTCString() does', () => {
+  // Leap days, century years (1900 is not a leap year, 2000 is), the ends of months and
+  // years, before 1970, and random times over four centuries.
+  const times = [0, -1, -86_400_000, Date.UTC(1900, 1, 28, 23, 59, 59), Date.UTC(1900, 2, 1), Date.UTC(2000, 1, 29, 12), Date.UTC(2024, 1, 29)]
+  times.push(Date.UTC(2024, 11, 31, 23, 59, 59, 999), Date.UTC(2100, 2, 1), Date.UTC(1969, 11, 31, 23, 59, 59), Date.UTC(9999, 11, 31, 23, 59, 59))
+  for (let i = 0; i < 20_000; i++) times.push(Math.floor(Date.UTC(1800, 0, 1) + Math.random() * 400 * 365.2425 * 86_400_000))
+  for (const time of times) assert.is(formatHttpDate(time), new Date(time).toUTCString(), `at ${time}`)
+})
+
 date('returns an IMF-fixdate that parses back to the current second', () => {
   const before = Date.now()
   const text = httpDate()
