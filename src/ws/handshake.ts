@@ -63,33 +63,74 @@ export function isWebSocketRequest(head: RequestHead): boolean {
   return false
 }
 
+/** A refusal of a WebSocket request: the status, and the fields every refusal carries. */
+function refuse(status: number, code: string, message: string): HttpError {
+  return new HttpError(status, code, message, UPGRADE_REQUIRED_FIELDS)
+}
+
 /** Checks a handshake request; the accepted handshake, or the HttpError that answers it. */
 export function acceptHandshake(head: RequestHead, options: HandshakeOptions): Handshake | HttpError {
   if (!isWebSocketRequest(head)) return upgradeRequired(head.path)
-  const refuse = (status: number, code: string, message: string) => new HttpError(status, code, message, UPGRADE_REQUIRED_FIELDS)
 
   // RFC 6455 §4.2.1: a GET of HTTP/1.1 or higher, with Upgrade and Connection.
   if (head.method !== 'GET') return refuse(400, 'WS_NOT_GET', 'the WebSocket handshake is a GET request')
   if (head.versionMinor < 1) return refuse(400, 'WS_HTTP_1_0', 'the WebSocket handshake needs HTTP/1.1')
-  const upgrade = fieldValues(head, 'upgrade')
-  if (!upgrade.some((value) => hasToken(value, 'websocket'))) return refuse(400, 'WS_NO_UPGRADE', 'the handshake needs "Upgrade: websocket"')
-  if (!fieldValues(head, 'connection').some((value) => hasToken(value, 'upgrade'))) {
-    return refuse(400, 'WS_NO_CONNECTION_UPGRADE', 'the handshake needs "Connection: Upgrade"')
+
+  // One pass over the field lines for what every handshake has; the fields few handshakes
+  // carry (subprotocols, extensions) are gathered again below only when present.
+  let upgrade = false
+  let connectionUpgrade = false
+  let versionCount = 0
+  let version = ''
+  let keyCount = 0
+  let key = ''
+  let origin: string | undefined
+  let protocolsOffered = false
+  let extensionsOffered = false
+  const headers = head.headers
+  for (let i = 0; i < headers.length; i += 2) {
+    const value = headers[i + 1]
+    switch (headers[i]) {
+      case 'upgrade':
+        if (!upgrade) upgrade = hasToken(value, 'websocket')
+        break
+      case 'connection':
+        if (!connectionUpgrade) connectionUpgrade = hasToken(value, 'upgrade')
+        break
+      case 'sec-websocket-version':
+        versionCount++
+        version = value
+        break
+      case 'sec-websocket-key':
+        keyCount++
+        key = value
+        break
+      case 'origin':
+        origin ??= value
+        break
+      case 'sec-websocket-protocol':
+        protocolsOffered = true
+        break
+      case 'sec-websocket-extensions':
+        extensionsOffered = true
+        break
+    }
   }
+  if (!upgrade) return refuse(400, 'WS_NO_UPGRADE', 'the handshake needs "Upgrade: websocket"')
+  if (!connectionUpgrade) return refuse(400, 'WS_NO_CONNECTION_UPGRADE', 'the handshake needs "Connection: Upgrade"')
 
   // RFC 6455 §4.2.2: a version the server does not speak is answered 426 with the versions it does.
-  const versions = fieldValues(head, 'sec-websocket-version')
-  if (versions.length === 0) return refuse(400, 'WS_NO_VERSION', 'the handshake needs "Sec-WebSocket-Version: 13"')
-  if (versions.length > 1 || versions[0] !== '13') return refuse(426, 'WS_VERSION', `WebSocket version ${versions.join(', ')} is not spoken here; version 13 is`)
+  if (versionCount === 0) return refuse(400, 'WS_NO_VERSION', 'the handshake needs "Sec-WebSocket-Version: 13"')
+  if (versionCount > 1 || version !== '13') {
+    return refuse(426, 'WS_VERSION', `WebSocket version ${fieldValues(head, 'sec-websocket-version').join(', ')} is not spoken here; version 13 is`)
+  }
 
   // The key: base64 of 16 bytes, exactly once.
-  const keys = fieldValues(head, 'sec-websocket-key')
-  if (keys.length !== 1 || !/^[+/0-9A-Za-z]{22}==$/.test(keys[0])) {
+  if (keyCount !== 1 || !/^[+/0-9A-Za-z]{22}==$/.test(key)) {
     return refuse(400, 'WS_BAD_KEY', 'Sec-WebSocket-Key must appear once and be the base64 of 16 bytes')
   }
 
   // Cross-site WebSocket hijacking: a browser always sends Origin; refuse the ones not allowed.
-  const origin = fieldValues(head, 'origin')[0]
   if (origin !== undefined && options.allowedOrigins.length > 0 && !options.allowedOrigins.includes(origin)) {
     return new HttpError(403, 'WS_ORIGIN', `the origin ${origin} is not allowed to connect`)
   }
@@ -97,25 +138,28 @@ export function acceptHandshake(head: RequestHead, options: HandshakeOptions): H
   // Subprotocols: the first the client lists that this route speaks; never one it does not.
   // 1#token: empty list elements are allowed (RFC 9110 §5.6.1), but one token at least.
   let protocol: string | null = null
-  const offered = fieldValues(head, 'sec-websocket-protocol').flatMap((value) => value.split(','))
-  const names = offered.map((element) => element.trim()).filter((name) => name !== '')
-  if (offered.length > 0 && names.length === 0) return refuse(400, 'WS_BAD_PROTOCOL', 'Sec-WebSocket-Protocol must be a list of tokens')
-  for (const name of names) {
-    if (!isToken(name)) return refuse(400, 'WS_BAD_PROTOCOL', 'Sec-WebSocket-Protocol must be a list of tokens')
-    if (protocol === null && options.protocols.includes(name)) protocol = name
+  if (protocolsOffered) {
+    const names = fieldValues(head, 'sec-websocket-protocol')
+      .flatMap((value) => value.split(','))
+      .map((element) => element.trim())
+      .filter((name) => name !== '')
+    if (names.length === 0) return refuse(400, 'WS_BAD_PROTOCOL', 'Sec-WebSocket-Protocol must be a list of tokens')
+    for (const name of names) {
+      if (!isToken(name)) return refuse(400, 'WS_BAD_PROTOCOL', 'Sec-WebSocket-Protocol must be a list of tokens')
+      if (protocol === null && options.protocols.includes(name)) protocol = name
+    }
   }
 
   let deflate: DeflateParams | null = null
-  const extensionValues = fieldValues(head, 'sec-websocket-extensions')
-  if (extensionValues.length > 0) {
-    const offers = parseExtensions(extensionValues.join(', '))
+  if (extensionsOffered) {
+    const offers = parseExtensions(fieldValues(head, 'sec-websocket-extensions').join(', '))
     if (offers === null) return refuse(400, 'WS_BAD_EXTENSIONS', 'Sec-WebSocket-Extensions is not a valid extension list (RFC 6455 §9.1)')
     if (options.deflate !== null) deflate = negotiateDeflate(offers, options.deflate)
   }
 
   let response =
     `HTTP/1.1 101 Switching Protocols\r\nDate: ${httpDate()}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Accept: ${acceptKey(keys[0])}\r\n`
+    `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n`
   if (protocol !== null) response += `Sec-WebSocket-Protocol: ${protocol}\r\n`
   if (deflate !== null) response += `Sec-WebSocket-Extensions: ${deflate.response}\r\n`
   return { type: 'accepted', response: response + '\r\n', protocol, deflate }
@@ -191,10 +235,38 @@ function isToken(text: string): boolean {
   return TOKEN.test(text)
 }
 
-/** Whether a comma-separated list holds `token`, compared case-insensitively. */
+/**
+ * Whether a comma-separated list holds `token` (given in lower case), compared
+ * case-insensitively and without the whitespace around elements. No strings are made.
+ */
 function hasToken(list: string, token: string): boolean {
-  for (const element of list.split(',')) if (element.trim().toLowerCase() === token) return true
+  let start = 0
+  while (start <= list.length) {
+    let end = list.indexOf(',', start)
+    if (end === -1) end = list.length
+    let first = start
+    let last = end
+    while (first < last && isWhitespace(list.charCodeAt(first))) first++
+    while (last > first && isWhitespace(list.charCodeAt(last - 1))) last--
+    if (last - first === token.length && equalsLowerCase(list, first, token)) return true
+    start = end + 1
+  }
   return false
+}
+
+/** OWS around list elements is SP / HTAB (RFC 9110 §5.6.3); String.prototype.trim also took other whitespace. */
+function isWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x09
+}
+
+/** Whether text[at, at + lower.length) is `lower` with ASCII letters in any case. */
+function equalsLowerCase(text: string, at: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    let code = text.charCodeAt(at + i)
+    if (code >= 0x41 && code <= 0x5a) code += 0x20
+    if (code !== lower.charCodeAt(i)) return false
+  }
+  return true
 }
 
 function fieldValues(head: RequestHead, name: string): string[] {
