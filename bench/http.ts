@@ -4,9 +4,10 @@
 // keep-alive, at several connection counts and with pipelining, in one run. A third
 // process, bench/net-floor.ts, answers with canned bytes and no HTTP at all: what node:net
 // alone costs, hence the best ratio any server on it can reach here. The servers take
-// turns, round after round, and the medians are compared, because this
-// machine is shared and noisy. When there are two CPUs the servers are pinned to one and
-// wrk to the other, so that each server is measured on a core of its own.
+// turns, round after round, and the medians of five rounds are compared, because this
+// machine is shared and noisy: one 3-second sample of a server can be 25% off the next.
+// When there are two CPUs the servers are pinned to one and wrk to the other, so that
+// each server is measured on a core of its own.
 //
 // Printed per scenario: requests/s, p99 latency, the server's CPU time per request
 // (user + system, from /proc), and the ratio to node:http (push-wire's, and the floor's).
@@ -16,7 +17,7 @@ import { cpuSeconds, ensureCommand, format, median, PIN, startServer, table, wrk
 
 const { values } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '10,50,200' },
     depth: { type: 'string', default: '16' },
