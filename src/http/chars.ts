@@ -1,5 +1,6 @@
 // Byte classes of RFC 9110 §5.6 and RFC 9112, as 256-entry lookup tables so that
-// the parser's inner loops do one array read per byte.
+// the parser's inner loops do one array read per byte, and the checks of whole strings
+// built on them.
 
 function table(accepts: (byte: number) => boolean): Uint8Array {
   const t = new Uint8Array(256)
@@ -13,6 +14,21 @@ const isDigit = (b: number) => b >= 0x30 && b <= 0x39
 // tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
 //         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA          (RFC 9110 §5.6.2)
 export const TOKEN = table((b) => isAlpha(b) || isDigit(b) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(b)))
+
+/** Whether a string is a token: one tchar at least, nothing else (field names, methods, parameters). */
+export function isToken(text: string): boolean {
+  if (text.length === 0) return false
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code > 0xff || TOKEN[code] !== 1) return false
+  }
+  return true
+}
+
+/** OWS, the optional whitespace around field values and list elements: SP / HTAB (RFC 9110 §5.6.3). */
+export function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09
+}
 
 // The request-target is ASCII without spaces or controls (RFC 9112 §3.2). We accept
 // every VCHAR, as llhttp and node:http do (quotes and "|" appear in real traffic);

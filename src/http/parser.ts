@@ -18,7 +18,7 @@
 
 import { Buffer } from 'node:buffer'
 import { carryOver } from '../bytes.ts'
-import { FIELD_VALUE, HEX_VALUE, QDTEXT, TARGET, TOKEN } from './chars.ts'
+import { FIELD_VALUE, HEX_VALUE, isOws, QDTEXT, TARGET, TOKEN } from './chars.ts'
 import { HttpError } from './errors.ts'
 
 const HTAB = 0x09
@@ -910,18 +910,23 @@ export class RequestParser {
 
 // ---- helpers without state
 
-/** The methods of RFC 9110 §9 and PATCH, by length. */
-const METHODS_BY_LENGTH: readonly (readonly string[])[] = [[], [], [], ['GET', 'PUT'], ['HEAD', 'POST'], ['PATCH', 'TRACE'], ['DELETE'], ['OPTIONS', 'CONNECT']]
+/** The methods of RFC 9110 §9, and PATCH (RFC 5789). */
+export const KNOWN_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']
+
+/** The known methods, grouped by length. */
+const METHODS_BY_LENGTH: string[][] = []
+for (const method of KNOWN_METHODS) (METHODS_BY_LENGTH[method.length] ??= []).push(method)
 
 /**
- * input[start, end) as one of the string constants above, or '' for another method. The
+ * input[start, end) as one of the KNOWN_METHODS constants, or '' for another method. The
  * usual methods then cost no new string per request, and the router's lookups find
  * their hash already computed.
  */
 function knownMethod(input: Buffer, start: number, end: number): string {
   const length = end - start
-  if (length >= METHODS_BY_LENGTH.length) return ''
-  for (const method of METHODS_BY_LENGTH[length]) {
+  const candidates = METHODS_BY_LENGTH[length]
+  if (candidates === undefined) return ''
+  for (const method of candidates) {
     let i = 0
     while (i < length && input[start + i] === method.charCodeAt(i)) i++
     if (i === length) return method
@@ -935,10 +940,6 @@ function incomplete(): HttpError {
 
 function hex(byte: number): string {
   return byte.toString(16).padStart(2, '0')
-}
-
-function isOws(code: number): boolean {
-  return code === SP || code === HTAB
 }
 
 function trimTrailingOws(value: string): string {

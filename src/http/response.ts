@@ -13,7 +13,7 @@
 // 304 responses never carry a body (RFC 9110 §6.4.1).
 
 import { Buffer } from 'node:buffer'
-import { TOKEN } from './chars.ts'
+import { isToken } from './chars.ts'
 import { encodeChunk, LAST_CHUNK } from './chunked.ts'
 import type { HttpError } from './errors.ts'
 import type { RequestHead } from './parser.ts'
@@ -115,16 +115,6 @@ function twoDigits(n: number): string {
   return n < 10 ? `0${n}` : String(n)
 }
 
-/** A field name is a token (RFC 9110 §5.1). */
-function isFieldName(name: string): boolean {
-  if (name.length === 0) return false
-  for (let i = 0; i < name.length; i++) {
-    const code = name.charCodeAt(i)
-    if (code > 0xff || TOKEN[code] !== 1) return false
-  }
-  return true
-}
-
 /**
  * A field value must not be able to end its line (response splitting): no CR, LF or NUL.
  * Values are written as latin1 bytes, so characters above U+00FF are refused too.
@@ -192,7 +182,8 @@ export class Response {
   /** Adds a field line, keeping earlier ones of the same name (for list fields such as Vary). */
   appendHeader(name: string, value: string | number): this {
     const text = typeof value === 'number' ? String(value) : value
-    if (!isFieldName(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`)
+    // A field name is a token (RFC 9110 §5.1).
+    if (!isToken(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`)
     if (!isSafeValue(text)) throw new TypeError(`header ${name} has CR, LF, NUL or a non-latin1 character in its value`)
     this.fields.push(name, text)
     return this

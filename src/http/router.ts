@@ -11,6 +11,7 @@
 // GET and HEAD requests no route matched.
 
 import { HttpError } from './errors.ts'
+import { KNOWN_METHODS } from './parser.ts'
 import type { IncomingRequest } from './request.ts'
 import type { Response } from './response.ts'
 
@@ -18,8 +19,8 @@ export type RouteHandler = (req: IncomingRequest, res: Response) => void | Promi
 
 const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>
 
-/** Methods of RFC 9110 §9 and PATCH (RFC 5789): known, so 405 or 404 rather than 501. */
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'])
+/** Known methods get 405 or 404 rather than 501. */
+const KNOWN = new Set(KNOWN_METHODS)
 
 interface Route {
   readonly pattern: string
@@ -63,7 +64,7 @@ export class Router {
   /** The request handler for the connection: routes, or answers the error itself. */
   readonly handle = (req: IncomingRequest, res: Response): void | Promise<void> => {
     const { method, form, path } = req.head
-    if (!KNOWN_METHODS.has(method)) {
+    if (!KNOWN.has(method)) {
       return res.error(new HttpError(501, 'METHOD_NOT_IMPLEMENTED', `the method ${method} is not implemented by this server`))
     }
     if (form === 'authority') {

@@ -13,6 +13,7 @@
 //      Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=   base64(SHA-1(key + GUID))
 
 import { Buffer } from 'node:buffer'
+import { isOws, isToken } from '../http/chars.ts'
 import { HttpError } from '../http/errors.ts'
 import type { RequestHead } from '../http/parser.ts'
 import { httpDate } from '../http/response.ts'
@@ -229,12 +230,6 @@ function splitOutsideQuotes(text: string, separator: string): string[] {
   return parts
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-
-function isToken(text: string): boolean {
-  return TOKEN.test(text)
-}
-
 /**
  * Whether a comma-separated list holds `token` (given in lower case), compared
  * case-insensitively and without the whitespace around elements. No strings are made.
@@ -246,17 +241,12 @@ function hasToken(list: string, token: string): boolean {
     if (end === -1) end = list.length
     let first = start
     let last = end
-    while (first < last && isWhitespace(list.charCodeAt(first))) first++
-    while (last > first && isWhitespace(list.charCodeAt(last - 1))) last--
+    while (first < last && isOws(list.charCodeAt(first))) first++
+    while (last > first && isOws(list.charCodeAt(last - 1))) last--
     if (last - first === token.length && equalsLowerCase(list, first, token)) return true
     start = end + 1
   }
   return false
-}
-
-/** OWS around list elements is SP / HTAB (RFC 9110 §5.6.3); String.prototype.trim also took other whitespace. */
-function isWhitespace(code: number): boolean {
-  return code === 0x20 || code === 0x09
 }
 
 /** Whether text[at, at + lower.length) is `lower` with ASCII letters in any case. */
