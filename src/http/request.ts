@@ -25,7 +25,8 @@ const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({})
 export class IncomingRequest {
   /** Values of the route's :parameters, percent-decoded. */
   params: Readonly<Record<string, string>> = NO_PARAMS
-  private parts: Buffer[] = []
+  /** The body's pieces so far; null until one arrives (most requests have none). */
+  private parts: Buffer[] | null = null
   private received = 0
   private complete = false
   private discarding = false
@@ -85,7 +86,7 @@ export class IncomingRequest {
 
   pushBody(chunk: Buffer): void {
     if (this.discarding) return
-    this.parts.push(chunk)
+    ;(this.parts ??= []).push(chunk)
     this.received += chunk.length
   }
 
@@ -100,7 +101,7 @@ export class IncomingRequest {
 
   failBody(error: HttpError): void {
     this.failure = error
-    this.parts = []
+    this.parts = null
     const reader = this.reader
     if (reader) {
       this.reader = null
@@ -111,12 +112,13 @@ export class IncomingRequest {
   /** The response ended: what is still to come of the body is dropped as it arrives. */
   discardBody(): void {
     this.discarding = true
-    this.parts = []
+    this.parts = null
   }
 
   private takeBody(): Buffer {
     const parts = this.parts
-    this.parts = []
+    this.parts = null
+    if (parts === null) return Buffer.alloc(0)
     return parts.length === 1 ? parts[0] : Buffer.concat(parts, this.received)
   }
 }

@@ -44,6 +44,8 @@ export class Router {
   }
 
   on(method: string, pattern: string, handler: RouteHandler): this {
+    // Any other method gets 501 before routing: a handler for it could never run.
+    if (!KNOWN.has(method)) throw new Error(`${method} is not a method this server implements (${KNOWN_METHODS.join(', ')})`)
     let route = this.routes.find((r) => r.pattern === pattern)
     if (!route) {
       route = { pattern, segments: parsePattern(pattern), handlers: new Map() }
@@ -64,6 +66,13 @@ export class Router {
   /** The request handler for the connection: routes, or answers the error itself. */
   readonly handle = (req: IncomingRequest, res: Response): void | Promise<void> => {
     const { method, form, path } = req.head
+    // The usual request first: a path routed as it is, with a handler for its method
+    // (handlers exist for known methods only, so no 501 is skipped).
+    const exact = this.exact.get(path)
+    if (exact !== undefined) {
+      const handler = exact.handlers.get(method)
+      if (handler !== undefined) return handler(req, res)
+    }
     if (!KNOWN.has(method)) {
       return res.error(new HttpError(501, 'METHOD_NOT_IMPLEMENTED', `the method ${method} is not implemented by this server`))
     }
@@ -74,7 +83,6 @@ export class Router {
     }
     if (form === 'asterisk') return this.answerOptions(res, this.allMethods())
 
-    const exact = this.exact.get(path)
     if (exact !== undefined) return this.serve(exact, NO_PARAMS, req, res)
     const segments = splitPath(path)
     // A malformed target is a malformed request: 400, and the connection closes (CONTRACT.md).

@@ -193,6 +193,13 @@ refusals('answers 501 to a method it does not implement, on any path', async () 
   assert.equal(calls, [])
 })
 
+refusals('refuses a route for a method the server does not implement, which would get 501 first', () => {
+  const router = new Router()
+  assert.throws(() => router.on('PURGE', '/cache', () => {}), /PURGE is not a method this server implements/)
+  assert.throws(() => router.on('get', '/hello', () => {}), /get is not a method/)
+  router.on('PATCH', '/items/:id', () => {})
+})
+
 refusals('answers 501 to CONNECT and closes the connection', async () => {
   const { router, calls } = makeRouter()
   const { response, res } = await route(router, calls, 'CONNECT example.com:443 HTTP/1.1')
