@@ -59,6 +59,8 @@ export const STATUS_TEXT: Record<number, string> = {
 }
 
 let currentDate = ''
+/** The status line and Date field of each status answered in the current second. */
+const headStarts = new Map<number, string>()
 
 /**
  * The Date field's value (RFC 9110 §6.6.1): the current second as an IMF-fixdate. It is
@@ -77,6 +79,23 @@ export function httpDate(): string {
 
 function forgetDate(): void {
   currentDate = ''
+  headStarts.clear()
+}
+
+/**
+ * "HTTP/1.1 200 OK\r\nDate: ...\r\n": how every response of this status begins during the
+ * current second. Made once per second as one flat string (the latin1 round trip copies
+ * it into one piece): joined with + it would stay a tree of six pieces, and writing a
+ * response to the socket walks that tree again every time to copy it out.
+ */
+function headStart(status: number): string {
+  let start = headStarts.get(status)
+  if (start === undefined) {
+    const date = httpDate()
+    start = Buffer.from(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Unknown'}\r\nDate: ${date}\r\n`, 'latin1').toString('latin1')
+    headStarts.set(status, start)
+  }
+  return start
 }
 
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
@@ -379,7 +398,7 @@ export class Response {
 
   private serializeHead(framing: string): string {
     if (this.sink.closing) this.keepAlive = false
-    let head = `HTTP/1.1 ${this.status} ${STATUS_TEXT[this.status] ?? 'Unknown'}\r\nDate: ${httpDate()}\r\n`
+    let head = headStart(this.status)
     const fields = this.fields
     for (let i = 0; i < fields.length; i += 2) head += `${fields[i]}: ${fields[i + 1]}\r\n`
     // RFC 9112 §9.3 and §9.6: say when we close; a 1.0 client must be told we stay open.
@@ -396,7 +415,7 @@ const COMBINE_LIMIT = 16 * 1024
 
 /** The interim response that asks a client to send the body it announced with Expect (RFC 9110 §15.2.1). */
 export function continue100(): string {
-  return `HTTP/1.1 100 Continue\r\nDate: ${httpDate()}\r\n\r\n`
+  return `${headStart(100)}\r\n`
 }
 
 /**
@@ -409,7 +428,7 @@ export function standaloneError(error: HttpError): string {
   // character each, so that Content-Length counts the bytes sent (RFC 9110 §8.6).
   const body = Buffer.from(`${error.status} ${STATUS_TEXT[error.status] ?? ''}: ${error.message}\n`).toString('latin1')
   return (
-    `HTTP/1.1 ${error.status} ${STATUS_TEXT[error.status] ?? 'Unknown'}\r\nDate: ${httpDate()}\r\n` +
+    headStart(error.status) +
     `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`
   )
 }

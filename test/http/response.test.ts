@@ -514,14 +514,21 @@ date('returns an IMF-fixdate that parses back to the current second', () => {
   assert.ok(parsed >= before - (before % 1000) - 1000 && parsed <= after, `${text} is within a second of ${new Date(before).toISOString()}`)
 })
 
-date('moves on when the second it formatted has ended', async () => {
+date('moves on when the second it formatted has ended, in the responses too', async () => {
   const first = httpDate()
+  const early = fakeResponse(GET)
+  early.res.end()
+  assert.ok(early.sink.text.includes(`\r\nDate: ${first}\r\n`))
   await new Promise((resolve) => setTimeout(resolve, 1500))
   const later = httpDate()
   assert.is.not(later, first)
   const parsed = Date.parse(later)
   const now = Date.now()
   assert.ok(parsed <= now && parsed > now - 1000, `${later} is the second of ${new Date(now).toISOString()}`)
+  // The status line and Date of a 200 are kept for the second: they must follow it.
+  const next = fakeResponse(GET)
+  next.res.end()
+  assert.is(next.sink.text, `HTTP/1.1 200 OK\r\nDate: ${later}\r\nContent-Length: 0\r\n\r\n`)
 })
 
 date.run()
