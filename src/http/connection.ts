@@ -72,14 +72,13 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
   private peerEnded = false
   private detached = false
   /** When the current deadline passes (on the clock of ../clock.ts), and what it is for. */
-  deadlineAt = 0
+  private deadlineAt = 0
   private deadline: Deadline = 'none'
 
   constructor(
     readonly socket: Socket,
     private readonly handler: RequestHandler,
     private readonly options: ConnectionOptions,
-    private readonly onGone: (connection: Connection) => void,
   ) {
     this.parser = new RequestParser(options)
     attachOwner(socket, this)
@@ -165,7 +164,7 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
   // ---- the server's side
 
   /** Called by the listener's sweep: acts on a deadline that has passed. */
-  expire(time: number): void {
+  tick(time: number): void {
     if (this.deadline === 'none' || time < this.deadlineAt) return
     const kind = this.deadline
     this.deadline = 'none'
@@ -237,7 +236,6 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
     this.response?.abort()
     this.request = null
     this.response = null
-    this.onGone(this)
   }
 
   socketDrain(): void {
@@ -379,7 +377,6 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
     this.held = []
     this.request = null
     this.response = null
-    this.onGone(this)
     try {
       takeover(socket, rest)
     } catch (error) {

@@ -7,15 +7,18 @@
 //   itself (it frees a descriptor kept in reserve to accept and close them): those
 //   clients see their connection closed, and serving goes on. Only if that fails too
 //   does the server emit 'error', which is logged.
-// - One sweep timer, not a timer per connection: each connection keeps its deadline as
-//   a number and the sweep closes the ones that passed it.
+// - One sweep timer, not a timer per connection: each socket's owner (an HTTP connection,
+//   a WebSocket session) keeps its deadlines as numbers, and the sweep ticks every owner,
+//   which acts on the ones that have passed.
+// - One list of connections: the open sockets. Each has one owner at a time (see
+//   socket-owner.ts); the sweep and the shutdown reach the owners through their sockets.
 
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { now } from '../clock.ts'
 import { Connection, type ConnectionOptions, type RequestHandler } from './connection.ts'
 import { HttpError } from './errors.ts'
 import { standaloneError } from './response.ts'
-import { watchSocket, type SocketWatcher } from './socket-owner.ts'
+import { ownerOf, watchSocket, type SocketWatcher } from './socket-owner.ts'
 
 export interface ListenerOptions extends ConnectionOptions {
   /** Open sockets (HTTP and upgraded) past which new clients get 503. */
@@ -27,10 +30,12 @@ export type ShutdownHook = () => void
 
 export class HttpListener implements SocketWatcher {
   readonly server: Server
-  private readonly connections = new Set<Connection>()
+  /** Every open socket, HTTP or upgraded, until it closes. */
   private readonly sockets = new Set<Socket>()
   private readonly shutdownHooks = new Set<ShutdownHook>()
   private sweepTimer: NodeJS.Timeout | null = null
+  /** How often the sweep runs: a quarter of the shortest timeout it serves, between 10 ms and 1 s. */
+  private sweepMs: number
   private lastAcceptError = -Infinity
   private closing = false
 
@@ -41,6 +46,15 @@ export class HttpListener implements SocketWatcher {
     // allowHalfOpen: a client that sends its requests and then FIN still gets its responses.
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, this.accept)
     this.server.on('error', this.onServerError)
+    this.sweepMs = sweepPeriod(Math.min(options.headerTimeoutMs, options.bodyTimeoutMs, options.idleTimeoutMs))
+  }
+
+  /** Another protocol's owners have a timeout this short: the sweep runs often enough for it too. */
+  sweepFor(timeoutMs: number): void {
+    const period = sweepPeriod(timeoutMs)
+    if (period >= this.sweepMs) return
+    this.sweepMs = period
+    if (this.sweepTimer !== null) this.startSweep()
   }
 
   get connectionCount(): number {
@@ -74,7 +88,7 @@ export class HttpListener implements SocketWatcher {
     this.closing = true
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()))
     for (const hook of [...this.shutdownHooks]) hook()
-    for (const connection of [...this.connections]) connection.shutdown()
+    for (const socket of [...this.sockets]) ownerOf(socket)?.shutdown()
     const deadline = Date.now() + graceMs
     while (this.sockets.size > 0 && Date.now() < deadline) await delay(20)
     for (const socket of this.sockets) socket.destroy()
@@ -95,18 +109,13 @@ export class HttpListener implements SocketWatcher {
     // Counted until the socket closes, whoever owns it by then (HTTP or an upgraded protocol).
     this.sockets.add(socket)
     watchSocket(socket, this)
-    const connection = new Connection(socket, this.handler, this.options, this.forget)
-    this.connections.add(connection)
+    // The connection makes itself the socket's owner: the socket is how it is found again.
+    new Connection(socket, this.handler, this.options)
   }
 
   /** A socket closed (SocketWatcher). */
   socketClosed(socket: Socket): void {
     this.sockets.delete(socket)
-  }
-
-  /** A connection closed or handed its socket to another protocol. */
-  private readonly forget = (connection: Connection): void => {
-    this.connections.delete(connection)
   }
 
   private readonly onServerError = (error: NodeJS.ErrnoException): void => {
@@ -120,17 +129,20 @@ export class HttpListener implements SocketWatcher {
   }
 
   private startSweep(): void {
-    const { headerTimeoutMs, bodyTimeoutMs, idleTimeoutMs } = this.options
-    // A quarter of the shortest timeout, between 10 ms and 1 s: deadlines are met within that.
-    const every = Math.max(10, Math.min(1000, Math.floor(Math.min(headerTimeoutMs, bodyTimeoutMs, idleTimeoutMs) / 4)))
-    this.sweepTimer = setInterval(() => {
-      const time = now()
-      for (const connection of this.connections) {
-        if (connection.deadlineAt !== 0 && connection.deadlineAt <= time) connection.expire(time)
-      }
-    }, every)
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer)
+    this.sweepTimer = setInterval(this.sweep, this.sweepMs)
     this.sweepTimer.unref()
   }
+
+  private readonly sweep = (): void => {
+    const time = now()
+    for (const socket of this.sockets) ownerOf(socket)?.tick(time)
+  }
+}
+
+/** A quarter of a timeout, between 10 ms and 1 s: deadlines are met within that. */
+function sweepPeriod(timeoutMs: number): number {
+  return Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4)))
 }
 
 /** Answers a client we will not serve, and closes without a reset (see Connection). */

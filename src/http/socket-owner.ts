@@ -8,6 +8,8 @@
 //
 // The listener that accepted the socket also watches it, to count open sockets until
 // they close, whoever owns them by then: the 'close' listener stays on through hand-offs.
+// Its set of sockets is the server's only list of connections: its one sweep finds each
+// socket's owner here to tick its timers, and tells it to say goodbye on shutdown.
 
 import type { Socket } from 'node:net'
 
@@ -23,6 +25,10 @@ export interface SocketOwner {
   socketClose(): void
   /** The socket's write buffer emptied. */
   socketDrain(): void
+  /** The listener's sweep, every few milliseconds: acts on a deadline passed by `time` (../clock.ts). */
+  tick(time: number): void
+  /** The server is stopping: finish what is under way, say the protocol's goodbye, close. */
+  shutdown(): void
 }
 
 /** What counts a socket until it closes (the listener). */
@@ -57,6 +63,11 @@ function hearClose(socket: OwnedSocket): void {
   if (socket[CLOSE_HEARD]) return
   socket[CLOSE_HEARD] = true
   socket.on('close', onClose)
+}
+
+/** What handles the socket's events now; undefined between two owners. */
+export function ownerOf(socket: Socket): SocketOwner | undefined {
+  return (socket as OwnedSocket)[OWNER]
 }
 
 /** `watcher` hears when the socket closes, whoever owns it then. */

@@ -1,15 +1,14 @@
 // A WebSocket endpoint: what a route needs to speak WebSocket. It answers the
-// handshake (or refuses it with the HTTP status that says why), takes the socket over
-// from the HTTP connection, keeps its sessions, runs one sweep for all their timers
-// (heartbeat, pong and close timeouts), and closes them with 1001 on shutdown.
+// handshake (or refuses it with the HTTP status that says why) and takes the socket over
+// from the HTTP connection. The session it makes is the socket's new owner: the listener's
+// sweep ticks its timers (heartbeat, pong and close timeouts), and on shutdown it closes
+// with 1001. The endpoint keeps no list of its own; it counts its sessions.
 
-import { now } from '../clock.ts'
 import { HttpError } from '../http/errors.ts'
 import type { HttpListener } from '../http/listener.ts'
 import type { RouteHandler } from '../http/router.ts'
 import type { IncomingRequest } from '../http/request.ts'
 import type { DeflateConfig } from './deflate.ts'
-import { CloseCode } from './errors.ts'
 import { acceptHandshake } from './handshake.ts'
 import { WsSession, type SessionHandler, type SessionOptions } from './session.ts'
 
@@ -26,8 +25,7 @@ export interface EndpointOptions extends Omit<SessionOptions, 'deflate' | 'defla
 export type SessionFactory = (request: IncomingRequest) => SessionHandler
 
 export class WsEndpoint {
-  private readonly sessions = new Set<WsSession>()
-  private sweepTimer: NodeJS.Timeout | null = null
+  private sessions = 0
   /** The session options without compression or subprotocol, shared by every session that agreed on neither. */
   private readonly plainOptions: SessionOptions
 
@@ -40,13 +38,14 @@ export class WsEndpoint {
       deflate: null,
       deflateThreshold: options.deflate?.threshold ?? Infinity,
       protocol: null,
-      onGone: (session) => this.forget(session),
+      onGone: () => this.sessions--,
     }
-    listener.onShutdown(() => this.shutdown())
+    listener.sweepFor(Math.min(options.pingIntervalMs, options.pongTimeoutMs, options.closeTimeoutMs))
   }
 
+  /** Sessions open (or closing) now. */
   get sessionCount(): number {
-    return this.sessions.size
+    return this.sessions
   }
 
   /** A route handler: upgrades a valid handshake to a session made by `factory`, or answers the error. */
@@ -69,37 +68,9 @@ export class WsEndpoint {
         const { deflate, protocol } = handshake
         const options = deflate === null && protocol === null ? this.plainOptions : { ...this.plainOptions, deflate, protocol }
         const session = new WsSession(socket, options, handler)
-        this.sessions.add(session)
-        this.startSweep()
+        this.sessions++
         session.open(handshake.response, rest)
       })
     }
-  }
-
-  /** Closes every session with 1001 (RFC 6455 §7.4.1: the server is going away). */
-  shutdown(): void {
-    for (const session of this.sessions) session.close(CloseCode.GOING_AWAY, 'server shutting down')
-  }
-
-  private forget(session: WsSession): void {
-    this.sessions.delete(session)
-    if (this.sessions.size === 0) this.stopSweep()
-  }
-
-  private startSweep(): void {
-    if (this.sweepTimer !== null) return
-    const { pingIntervalMs, pongTimeoutMs, closeTimeoutMs } = this.options
-    // A quarter of the shortest timeout, between 10 ms and 1 s.
-    const every = Math.max(10, Math.min(1000, Math.floor(Math.min(pingIntervalMs, pongTimeoutMs, closeTimeoutMs) / 4)))
-    this.sweepTimer = setInterval(() => {
-      const time = now()
-      for (const session of this.sessions) session.tick(time)
-    }, every)
-    this.sweepTimer.unref()
-  }
-
-  private stopSweep(): void {
-    if (this.sweepTimer !== null) clearInterval(this.sweepTimer)
-    this.sweepTimer = null
   }
 }

@@ -15,7 +15,7 @@
 // Writing: messages go out in the order sent; one being compressed holds back the ones
 // after it. A peer that lets more than maxBufferedBytes pile up is closed with 1008.
 //
-// Time: the endpoint's sweep calls tick(): idle peers are pinged, peers that do not
+// Time: the listener's sweep calls tick(): idle peers are pinged, peers that do not
 // answer are dropped, and a close handshake that is not answered ends with the socket.
 
 import { Buffer } from 'node:buffer'
@@ -118,11 +118,10 @@ export class WsSession implements SocketOwner {
   /** drained() promises to keep; null when none. */
   private drainWaiters: (() => void)[] | null = null
 
-  // How it ended: the peer's Close (1005 without a code), or 1006 without one.
-  private closeCode: number = CloseCode.ABNORMAL
-  private closeReason = ''
+  /** How it ended, once a Close arrived or the connection failed; null before. */
+  private ending: { code: number; reason: string } | null = null
 
-  // Time, for the endpoint's sweep.
+  // Time, for the listener's sweep.
   private lastHeard = now()
   /** When the pong to our ping, or the end of a close handshake, is due; 0: nothing is. */
   private dueAt = 0
@@ -285,7 +284,12 @@ export class WsSession implements SocketOwner {
     this.pump()
   }
 
-  /** Called by the endpoint's sweep with the time (../clock.ts): heartbeat and timeouts. */
+  /** The server is going away (RFC 6455 §7.4.1: 1001): the close handshake starts. */
+  shutdown(): void {
+    this.close(CloseCode.GOING_AWAY, 'server shutting down')
+  }
+
+  /** Called by the listener's sweep with the time (../clock.ts): heartbeat and timeouts. */
   tick(time: number): void {
     if (this.flags & CLOSED) return
     if (this.dueAt !== 0) {
@@ -434,8 +438,7 @@ export class WsSession implements SocketOwner {
       reason = text.toString()
     }
     this.flags |= CLOSE_RECEIVED
-    this.closeCode = code
-    this.closeReason = reason
+    this.ending = { code, reason }
     // Answer a Close we did not start with one echoing the code, then close TCP first (§7.1.1).
     this.sendClose(code === CloseCode.NO_STATUS ? null : code, '')
     this.flags |= CLOSING
@@ -514,8 +517,7 @@ export class WsSession implements SocketOwner {
     if (this.flags & CLOSED) return
     this.sendClose(error.closeCode, error.message)
     if (!(this.flags & CLOSE_RECEIVED)) {
-      this.closeCode = error.closeCode === CloseCode.POLICY_VIOLATION ? error.closeCode : CloseCode.ABNORMAL
-      this.closeReason = error.message
+      this.ending = { code: error.closeCode === CloseCode.POLICY_VIOLATION ? error.closeCode : CloseCode.ABNORMAL, reason: error.message }
     }
     this.flags |= CLOSE_RECEIVED | CLOSING // nothing more is read
     this.endSocket()
@@ -549,14 +551,16 @@ export class WsSession implements SocketOwner {
     this.compression?.decompressor.close()
     this.compression?.compressor.close()
     this.message = null
-    const code = this.flags & (CLOSE_RECEIVED | CLOSE_SENT) ? this.closeCode : CloseCode.ABNORMAL
+    // The peer's Close (1005 when it had no code), our verdict on a failure, or 1006: none at all.
+    const ending = this.ending ?? ABNORMAL_CLOSURE
     this.releaseDrainWaiters()
     this.options.onGone?.(this)
-    this.handler.onClose?.(this, code, this.closeReason)
+    this.handler.onClose?.(this, ending.code, ending.reason)
   }
 }
 
 const EMPTY = Buffer.alloc(0)
+const ABNORMAL_CLOSURE = Object.freeze({ code: CloseCode.ABNORMAL, reason: '' })
 
 /** Close codes a peer may send (RFC 6455 §7.4.1, §7.4.2, and the IANA registry through 1014). */
 export function isValidCloseCode(code: number): boolean {
