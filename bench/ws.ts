@@ -8,7 +8,9 @@
 //   - memory per idle connection: RSS growth of a fresh server over N idle connections
 //     held by a client in another process, divided by N; both readings after a full GC
 //     and once the server has settled (see idleMemory). Also the part of it that is the
-//     JavaScript heap.
+//     JavaScript heap, and the same figure for a node:net floor (bench/ws-server.ts): the
+//     least any server on node:net holds per idle client, hence the lowest ratio to ws
+//     this machine allows.
 // Servers run on CPU 0 and the load on CPU 1 when there are two CPUs.
 
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -33,7 +35,7 @@ const idleConnections = Number(values.idle)
 const settleMs = Number(values.settle) * 1000
 const memoryRounds = Number(values['memory-rounds'])
 
-type Kind = 'push-wire' | 'ws'
+type Kind = 'push-wire' | 'ws' | 'floor'
 type Compression = 'plain' | 'deflate'
 
 /** Per idle connection, or as read from the server: RSS and the JavaScript heap in use. */
@@ -169,25 +171,32 @@ for (const compression of modes) {
 }
 
 // Taking turns, like the throughput rounds; the median of each.
-const memorySamples = { pushWire: [] as Memory[], ws: [] as Memory[] }
+const memorySamples = { pushWire: [] as Memory[], ws: [] as Memory[], floor: [] as Memory[] }
 for (let round = 0; round < (wanted('memory') || values['memory-only'] ? memoryRounds : 0); round++) {
   memorySamples.pushWire.push(await idleMemory('push-wire'))
   memorySamples.ws.push(await idleMemory('ws'))
+  memorySamples.floor.push(await idleMemory('floor'))
 }
 const memoryOf = (samples: Memory[]): Memory => ({ rss: median(samples.map((s) => s.rss)), heap: median(samples.map((s) => s.heap)) })
-const memory = { pushWire: memoryOf(memorySamples.pushWire), ws: memoryOf(memorySamples.ws) }
+/** Each round's RSS figure, lowest to highest: how much one reading differs from the next. */
+const spread = (samples: Memory[]): string => samples.map((s) => s.rss).sort((a, b) => a - b).map((rss) => format(rss)).join(' / ')
+const memory = { pushWire: memoryOf(memorySamples.pushWire), ws: memoryOf(memorySamples.ws), floor: memoryOf(memorySamples.floor) }
 if (memorySamples.ws.length > 0) {
   const label = `memory per idle connection (${idleConnections}, median of ${memoryRounds})`
   rows.push([label, 'push-wire', `${format(memory.pushWire.rss)} B`, '', `${format(memory.pushWire.rss / memory.ws.rss, 2)}x`])
   rows.push([label, 'ws', `${format(memory.ws.rss)} B`, '', ''])
+  rows.push([label, 'node:net floor', `${format(memory.floor.rss)} B`, '', `${format(memory.floor.rss / memory.ws.rss, 2)}x`])
   // The part of it that is JavaScript objects (the rest: each socket's native handle and
   // buffers, and the memory allocators' own slack, about the same for both servers).
   const heapLabel = `  of which JavaScript heap`
   rows.push([heapLabel, 'push-wire', `${format(memory.pushWire.heap)} B`, '', `${format(memory.pushWire.heap / memory.ws.heap, 2)}x`])
   rows.push([heapLabel, 'ws', `${format(memory.ws.heap)} B`, '', ''])
+  rows.push([heapLabel, 'node:net floor', `${format(memory.floor.heap)} B`, '', `${format(memory.floor.heap / memory.ws.heap, 2)}x`])
   summary.push(
     `memory per idle connection: ${format(memory.pushWire.rss)} B vs ${format(memory.ws.rss)} B (${format(memory.pushWire.rss / memory.ws.rss, 2)}x ws); ` +
-      `JavaScript heap ${format(memory.pushWire.heap)} B vs ${format(memory.ws.heap)} B (${format(memory.pushWire.heap / memory.ws.heap, 2)}x)`,
+      `JavaScript heap ${format(memory.pushWire.heap)} B vs ${format(memory.ws.heap)} B (${format(memory.pushWire.heap / memory.ws.heap, 2)}x); ` +
+      `the node:net floor ${format(memory.floor.rss)} B (${format(memory.floor.rss / memory.ws.rss, 2)}x ws)`,
+    `  each round's RSS figure: push-wire ${spread(memorySamples.pushWire)}; ws ${spread(memorySamples.ws)}; floor ${spread(memorySamples.floor)}`,
   )
 }
 
