@@ -4,8 +4,10 @@
 // keep-alive, at several connection counts and with pipelining, in one run. A third
 // process, bench/net-floor.ts, answers with canned bytes and no HTTP at all: what node:net
 // alone costs, hence the best ratio any server on it can reach here. The servers take
-// turns, round after round, and the medians of five rounds are compared, because this
-// machine is shared and noisy: one 3-second sample of a server can be 25% off the next.
+// turns, round after round, because this machine is shared and noisy: one 3-second sample
+// of a server can be 25% off the next. The ratio is paired: each round's servers run a few
+// seconds apart, under about the same load from the machine's other tenants, so the ratio
+// of each round is taken, and the median of those (with their range) is printed.
 // When there are two CPUs the servers are pinned to one and wrk to the other, so that
 // each server is measured on a core of its own.
 //
@@ -76,6 +78,11 @@ try {
     const a = medians.get(ours)!
     const b = medians.get(reference)!
     const f = medians.get(floor)!
+    /** A server's requests/s over node:http's, round by round, lowest first. */
+    const roundRatios = (server: ServerProcess): number[] =>
+      samples.get(server)!.map((sample, round) => sample.rps / samples.get(reference)![round].rps).sort((x, y) => x - y)
+    const ratios = new Map(servers.map((s) => [s, roundRatios(s)]))
+    const cpuRatio = median(samples.get(ours)!.map((sample, round) => samples.get(reference)![round].cpuUs / sample.cpuUs))
     for (const server of servers) {
       const m = medians.get(server)!
       rows.push([
@@ -86,13 +93,15 @@ try {
         m.p99 > 0 ? `${format(m.p99, 2)} ms` : 'n/a',
         `${format(m.cpuUs, 1)} µs`,
         String(m.errors),
-        server === reference ? '' : `${format(m.rps / b.rps, 2)}x`,
+        server === reference ? '' : `${format(median(ratios.get(server)!), 2)}x`,
       ])
     }
     const latency = a.p99 > 0 ? `, p99 ${format(a.p99, 2)} vs ${format(b.p99, 2)} ms` : ''
+    const oursByRound = ratios.get(ours)!
+    const floorByRound = ratios.get(floor)!
     summary.push(
-      `${scenario.name}: ${format(a.rps / b.rps, 2)}x the requests/s of node:http (the node:net floor: ${format(f.rps / b.rps, 2)}x), ` +
-        `${format(b.cpuUs / a.cpuUs, 2)}x less CPU per request${latency}`,
+      `${scenario.name}: ${format(median(oursByRound), 2)}x the requests/s of node:http (rounds ${format(oursByRound[0], 2)}-${format(oursByRound[oursByRound.length - 1], 2)}; ` +
+        `the node:net floor: ${format(median(floorByRound), 2)}x), ${format(cpuRatio, 2)}x less CPU per request${latency}`,
     )
   }
 } finally {
@@ -100,6 +109,6 @@ try {
 }
 
 console.log()
-console.log(table(['scenario', 'server', 'req/s (median)', 'p99 (median)', 'server CPU/req', 'errors', 'ratio'], rows))
+console.log(table(['scenario', 'server', 'req/s (median)', 'p99 (median)', 'server CPU/req', 'errors', 'ratio (paired)'], rows))
 console.log()
 for (const line of summary) console.log(line)
