@@ -52,7 +52,7 @@ export class HttpListener implements SocketWatcher {
   /** Another protocol's owners have a timeout this short: the sweep runs often enough for it too. */
   sweepFor(timeoutMs: number): void {
     const period = sweepPeriod(timeoutMs)
-    if (period >= this.sweepMs) return
+    if (period >= this.sweepMs || this.closing) return
     this.sweepMs = period
     if (this.sweepTimer !== null) this.startSweep()
   }
@@ -93,6 +93,7 @@ export class HttpListener implements SocketWatcher {
     while (this.sockets.size > 0 && Date.now() < deadline) await delay(20)
     for (const socket of this.sockets) socket.destroy()
     if (this.sweepTimer) clearInterval(this.sweepTimer)
+    this.sweepTimer = null
     await stopped
   }
 
