@@ -77,7 +77,6 @@ try {
     )
     const a = medians.get(ours)!
     const b = medians.get(reference)!
-    const f = medians.get(floor)!
     /** A server's requests/s over node:http's, round by round, lowest first. */
     const roundRatios = (server: ServerProcess): number[] =>
       samples.get(server)!.map((sample, round) => sample.rps / samples.get(reference)![round].rps).sort((x, y) => x - y)

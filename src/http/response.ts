@@ -88,7 +88,7 @@ function forgetDate(): void {
  * it into one piece): joined with + it would stay a tree of six pieces, and writing a
  * response to the socket walks that tree again every time to copy it out.
  */
-function headStart(status: number): string {
+export function headStart(status: number): string {
   let start = headStarts.get(status)
   if (start === undefined) {
     const date = httpDate()

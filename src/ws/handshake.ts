@@ -16,7 +16,7 @@ import { Buffer } from 'node:buffer'
 import { isOws, isToken } from '../http/chars.ts'
 import { HttpError } from '../http/errors.ts'
 import type { RequestHead } from '../http/parser.ts'
-import { httpDate } from '../http/response.ts'
+import { headStart } from '../http/response.ts'
 import { negotiateDeflate, type DeflateConfig, type DeflateParams } from './deflate.ts'
 import { sha1 } from './sha1.ts'
 
@@ -159,7 +159,7 @@ export function acceptHandshake(head: RequestHead, options: HandshakeOptions): H
   }
 
   let response =
-    `HTTP/1.1 101 Switching Protocols\r\nDate: ${httpDate()}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `${headStart(101)}Upgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n`
   if (protocol !== null) response += `Sec-WebSocket-Protocol: ${protocol}\r\n`
   if (deflate !== null) response += `Sec-WebSocket-Extensions: ${deflate.response}\r\n`
