@@ -36,11 +36,12 @@ export interface SocketWatcher {
   socketClosed(socket: Socket): void
 }
 
+// Two properties on the socket, no more: each one a socket carries costs every connection
+// a word, and thousands of them are idle at a time.
 const OWNER = Symbol('push-wire.owner')
 const WATCHER = Symbol('push-wire.watcher')
-const CLOSE_HEARD = Symbol('push-wire.close-heard')
 
-type OwnedSocket = Socket & { [OWNER]?: SocketOwner; [WATCHER]?: SocketWatcher; [CLOSE_HEARD]?: true }
+type OwnedSocket = Socket & { [OWNER]?: SocketOwner; [WATCHER]?: SocketWatcher }
 
 function onData(this: OwnedSocket, chunk: Buffer): void {
   this[OWNER]?.socketData(chunk)
@@ -59,10 +60,9 @@ function onDrain(this: OwnedSocket): void {
   this[OWNER]?.socketDrain()
 }
 
-function hearClose(socket: OwnedSocket): void {
-  if (socket[CLOSE_HEARD]) return
-  socket[CLOSE_HEARD] = true
-  socket.on('close', onClose)
+/** Adds the shared 'close' listener once: it stays through hand-offs. */
+function hearClose(socket: Socket): void {
+  if (socket.listenerCount('close', onClose) === 0) socket.on('close', onClose)
 }
 
 /** What handles the socket's events now; undefined between two owners. */
@@ -73,7 +73,7 @@ export function ownerOf(socket: Socket): SocketOwner | undefined {
 /** `watcher` hears when the socket closes, whoever owns it then. */
 export function watchSocket(socket: Socket, watcher: SocketWatcher): void {
   ;(socket as OwnedSocket)[WATCHER] = watcher
-  hearClose(socket as OwnedSocket)
+  hearClose(socket)
 }
 
 /** Makes `owner` the one that handles the socket's events. */

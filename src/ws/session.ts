@@ -80,6 +80,10 @@ const INFLATING = 16
 const READING_PAUSED = 32
 /** send() said false: onDrain is owed once the output is below the high-water mark. */
 const DRAIN_OWED = 64
+/** Bytes arrived since the sweep last looked: the next ping is due an interval from then. */
+const HEARD = 128
+/** The deadline is for an answer (the pong to our ping, the end of a close handshake): past it, the socket is destroyed. */
+const AWAITING = 256
 
 /** The message being received, while its frames arrive. */
 interface IncomingMessage {
@@ -99,42 +103,49 @@ interface PendingSends {
   bytes: number
 }
 
+/** What few sessions need, made the first time one does: an idle connection goes without. */
+interface SessionExtras {
+  /** Null unless permessage-deflate was agreed. */
+  compression: { compressor: MessageCompressor; decompressor: MessageDecompressor } | null
+  /** Null unless sends wait behind a compression. */
+  pending: PendingSends | null
+  /** drained() promises to keep; null when none. */
+  drainWaiters: (() => void)[] | null
+  /** How it ended, once a Close arrived or the connection failed; null before. */
+  ending: { code: number; reason: string } | null
+}
+
 /**
  * One WebSocket connection. An idle connection is what thousands of clients are most of
- * the time, so a session holds only what every connection needs; the state of a message
- * being received, of sends waiting for compression, or of compression itself exists only
- * while it is in use.
+ * the time, so a session holds only what every connection needs (eight fields); the state
+ * of a message being received exists while it arrives, and compression, sends waiting for
+ * it, drain promises and the ending are in one object made when first needed.
  */
 export class WsSession implements SocketOwner {
   private flags = 0
+  /**
+   * For the listener's sweep (clock of ../clock.ts): with AWAITING, when the answer is due;
+   * otherwise when the next ping is (an interval after the peer was last heard).
+   */
+  private deadline: number
   /** Made when bytes arrive, dropped at a frame boundary with nothing buffered. */
   private decoder: FrameDecoder | null = null
   /** Null between messages. */
   private message: IncomingMessage | null = null
-  /** Null unless permessage-deflate was agreed. */
-  private readonly compression: { compressor: MessageCompressor; decompressor: MessageDecompressor } | null
-  /** Null unless sends wait behind a compression. */
-  private pending: PendingSends | null = null
-  /** drained() promises to keep; null when none. */
-  private drainWaiters: (() => void)[] | null = null
-
-  /** How it ended, once a Close arrived or the connection failed; null before. */
-  private ending: { code: number; reason: string } | null = null
-
-  // Time, for the listener's sweep.
-  private lastHeard = now()
-  /** When the pong to our ping, or the end of a close handshake, is due; 0: nothing is. */
-  private dueAt = 0
+  private extras: SessionExtras | null = null
 
   constructor(
     readonly socket: Socket,
     private readonly options: SessionOptions,
     private readonly handler: SessionHandler,
   ) {
+    this.deadline = now() + options.pingIntervalMs
     const deflate = options.deflate
-    this.compression = deflate && {
-      compressor: new MessageCompressor(deflate.serverMaxWindowBits, deflate.serverNoContextTakeover),
-      decompressor: new MessageDecompressor(options.maxMessageBytes, deflate.clientNoContextTakeover),
+    if (deflate !== null) {
+      this.more().compression = {
+        compressor: new MessageCompressor(deflate.serverMaxWindowBits, deflate.serverNoContextTakeover),
+        decompressor: new MessageDecompressor(options.maxMessageBytes, deflate.clientNoContextTakeover),
+      }
     }
     socket.setNoDelay(true)
     // When the peer ends its side without a Close frame (an abnormal closure, 1006), Node
@@ -166,11 +177,21 @@ export class WsSession implements SocketOwner {
     return this.options.deflate
   }
 
+  private more(): SessionExtras {
+    return (this.extras ??= { compression: null, pending: null, drainWaiters: null, ending: null })
+  }
+
+  /** Sends waiting behind a compression, or null. */
+  private get pending(): PendingSends | null {
+    return this.extras === null ? null : this.extras.pending
+  }
+
   // ---- the API a route handler uses
 
   /** Bytes written but not yet sent, and messages waiting to be compressed. */
   get bufferedAmount(): number {
-    return queuedBytes(this.socket) + (this.pending === null ? 0 : this.pending.bytes)
+    const pending = this.pending
+    return queuedBytes(this.socket) + (pending === null ? 0 : pending.bytes)
   }
 
   /**
@@ -185,7 +206,7 @@ export class WsSession implements SocketOwner {
       return false
     }
     const opcode = binary ? Opcode.BINARY : Opcode.TEXT
-    if (this.compression !== null && payload.length >= this.options.deflateThreshold) {
+    if (this.extras?.compression != null && payload.length >= this.options.deflateThreshold) {
       this.queueCompressed(opcode, payload)
     } else if (this.pending !== null) {
       this.afterPendingSends(() => this.writeMessage(opcode, payload, false))
@@ -210,7 +231,7 @@ export class WsSession implements SocketOwner {
     if (frame instanceof Promise) {
       this.afterPendingSends(async () => {
         const ready = await frame
-        this.pending!.bytes -= bytes
+        this.extras!.pending!.bytes -= bytes
         this.writeRaw(ready)
         this.checkDrained()
       }, bytes)
@@ -228,7 +249,8 @@ export class WsSession implements SocketOwner {
   drained(): Promise<void> {
     if (this.flags & (CLOSING | CLOSED) || this.bufferedAmount < HIGH_WATER) return Promise.resolve()
     this.flags |= DRAIN_OWED
-    return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve))
+    const extras = this.more()
+    return new Promise((resolve) => (extras.drainWaiters ??= []).push(resolve))
   }
 
   private writeRaw(frame: Buffer): void {
@@ -254,9 +276,11 @@ export class WsSession implements SocketOwner {
   }
 
   private releaseDrainWaiters(): void {
-    const waiters = this.drainWaiters
-    this.drainWaiters = null
-    if (waiters !== null) for (const resolve of waiters) resolve()
+    const extras = this.extras
+    if (extras === null || extras.drainWaiters === null) return
+    const waiters = extras.drainWaiters
+    extras.drainWaiters = null
+    for (const resolve of waiters) resolve()
   }
 
   ping(payload: Buffer = EMPTY): void {
@@ -268,7 +292,7 @@ export class WsSession implements SocketOwner {
     if (this.flags & (CLOSING | CLOSED)) return
     this.sendClose(code, reason)
     this.flags |= CLOSING
-    this.dueAt = now() + this.options.closeTimeoutMs
+    this.awaitAnswer(now() + this.options.closeTimeoutMs)
   }
 
   /** Stops reading the peer (its messages wait in the socket) until resumeReading(). */
@@ -289,26 +313,41 @@ export class WsSession implements SocketOwner {
     this.close(CloseCode.GOING_AWAY, 'server shutting down')
   }
 
-  /** Called by the listener's sweep with the time (../clock.ts): heartbeat and timeouts. */
+  /**
+   * Called by the listener's sweep with the time (../clock.ts): heartbeat and timeouts. The
+   * peer was heard if the HEARD bit is set, somewhen since the last sweep: a ping is due an
+   * interval after that sweep (late by at most a sweep period, a quarter of the shortest
+   * timeout, and reading a chunk costs no clock read).
+   */
   tick(time: number): void {
-    if (this.flags & CLOSED) return
-    if (this.dueAt !== 0) {
+    const flags = this.flags
+    if (flags & CLOSED) return
+    if (flags & AWAITING) {
       // The pong to our ping is late (a dead peer: half-open TCP must not live on), or the
       // peer did not answer our Close, or did not close TCP after the handshake.
-      if (time >= this.dueAt) this.socket.destroy()
+      if (time >= this.deadline) this.socket.destroy()
       return
     }
-    if (!(this.flags & CLOSING) && time - this.lastHeard >= this.options.pingIntervalMs) {
+    if (flags & HEARD) {
+      this.flags = flags & ~HEARD
+      this.deadline = time + this.options.pingIntervalMs
+    } else if (!(flags & CLOSING) && time >= this.deadline) {
       this.writeFrame(Opcode.PING, EMPTY)
-      this.dueAt = time + this.options.pongTimeoutMs
+      this.awaitAnswer(time + this.options.pongTimeoutMs)
     }
+  }
+
+  /** Past `deadline` without the answer, the sweep destroys the socket. */
+  private awaitAnswer(deadline: number): void {
+    this.flags |= AWAITING
+    this.deadline = deadline
   }
 
   // ---- reading
 
   socketData(chunk: Buffer): void {
     if (this.flags & (CLOSE_RECEIVED | CLOSED)) return
-    this.lastHeard = now()
+    this.flags |= HEARD
     // Before the decoder unmasks the bytes in place.
     if (tracer.on) tracer.wsReceived(this.socket, chunk, this.decoder === null || this.decoder.idle)
     ;(this.decoder ??= new FrameDecoder({ expectMasked: true, allowRsv1: this.options.deflate !== null, maxPayload: this.options.maxMessageBytes })).feed(chunk)
@@ -355,8 +394,8 @@ export class WsSession implements SocketOwner {
         this.writeFrame(Opcode.PONG, piece.data)
         return
       case Opcode.PONG:
-        // Unsolicited pongs are fine (§5.5.3). While closing, dueAt is the close's deadline.
-        if (!(this.flags & CLOSING)) this.dueAt = 0
+        // Unsolicited pongs are fine (§5.5.3). While closing, the deadline is the close's.
+        if (!(this.flags & CLOSING)) this.flags &= ~AWAITING
         return
       case Opcode.CLOSE:
         return this.onCloseFrame(piece.data)
@@ -402,7 +441,7 @@ export class WsSession implements SocketOwner {
     }
     // Nothing more is read until this message is inflated: messages stay in order.
     this.flags |= INFLATING
-    this.compression!.decompressor.decompress(payload).then(
+    this.extras!.compression!.decompressor.decompress(payload).then(
       (inflated) => {
         this.flags &= ~INFLATING
         if (this.flags & CLOSED) return
@@ -438,7 +477,7 @@ export class WsSession implements SocketOwner {
       reason = text.toString()
     }
     this.flags |= CLOSE_RECEIVED
-    this.ending = { code, reason }
+    this.more().ending = { code, reason }
     // Answer a Close we did not start with one echoing the code, then close TCP first (§7.1.1).
     this.sendClose(code === CloseCode.NO_STATUS ? null : code, '')
     this.flags |= CLOSING
@@ -448,13 +487,13 @@ export class WsSession implements SocketOwner {
   // ---- writing
 
   private queueCompressed(opcode: number, payload: Buffer): void {
-    const compressed = this.compression!.compressor.compress(payload).then(
+    const compressed = this.extras!.compression!.compressor.compress(payload).then(
       (data) => ({ data }),
       () => null,
     )
     this.afterPendingSends(async () => {
       const result = await compressed
-      this.pending!.bytes -= payload.length
+      this.extras!.pending!.bytes -= payload.length
       if (result === null) {
         this.fail(new WsError(CloseCode.INTERNAL_ERROR, 'DEFLATE_FAILED', 'a message could not be compressed'))
         return
@@ -469,14 +508,15 @@ export class WsSession implements SocketOwner {
    * until it runs. The chain is dropped when it runs dry.
    */
   private afterPendingSends(write: () => void | Promise<void>, bytes = 0): void {
-    const pending = (this.pending ??= { chain: Promise.resolve(), bytes: 0 })
+    const extras = this.more()
+    const pending = (extras.pending ??= { chain: Promise.resolve(), bytes: 0 })
     pending.bytes += bytes
     const chain: Promise<void> = pending.chain
       .then(write)
       // A frame that could not be made (its compression failed): the connection cannot go on.
       .catch(() => this.fail(new WsError(CloseCode.INTERNAL_ERROR, 'SEND_FAILED', 'a message could not be prepared')))
       .finally(() => {
-        if (this.pending !== null && this.pending.chain === chain) this.pending = null
+        if (extras.pending !== null && extras.pending.chain === chain) extras.pending = null
       })
     pending.chain = chain
   }
@@ -517,7 +557,7 @@ export class WsSession implements SocketOwner {
     if (this.flags & CLOSED) return
     this.sendClose(error.closeCode, error.message)
     if (!(this.flags & CLOSE_RECEIVED)) {
-      this.ending = { code: error.closeCode === CloseCode.POLICY_VIOLATION ? error.closeCode : CloseCode.ABNORMAL, reason: error.message }
+      this.more().ending = { code: error.closeCode === CloseCode.POLICY_VIOLATION ? error.closeCode : CloseCode.ABNORMAL, reason: error.message }
     }
     this.flags |= CLOSE_RECEIVED | CLOSING // nothing more is read
     this.endSocket()
@@ -527,7 +567,7 @@ export class WsSession implements SocketOwner {
     this.socket.end()
     // The peer has the close timeout to read what is still queued (a slow reader cut off with
     // 1008 sees the code only after its backlog) and to close its side.
-    this.dueAt = now() + this.options.closeTimeoutMs
+    this.awaitAnswer(now() + this.options.closeTimeoutMs)
     // Keep reading (and dropping) until the peer closes, so its last bytes do not reset the connection.
     if (this.flags & READING_PAUSED) {
       this.flags &= ~READING_PAUSED
@@ -548,11 +588,12 @@ export class WsSession implements SocketOwner {
   socketClose(): void {
     if (this.flags & CLOSED) return
     this.flags |= CLOSED
-    this.compression?.decompressor.close()
-    this.compression?.compressor.close()
+    const compression = this.extras?.compression
+    compression?.decompressor.close()
+    compression?.compressor.close()
     this.message = null
     // The peer's Close (1005 when it had no code), our verdict on a failure, or 1006: none at all.
-    const ending = this.ending ?? ABNORMAL_CLOSURE
+    const ending = this.extras?.ending ?? ABNORMAL_CLOSURE
     this.releaseDrainWaiters()
     this.options.onGone?.(this)
     this.handler.onClose?.(this, ending.code, ending.reason)

@@ -709,6 +709,21 @@ Heartbeat('a client that answers every ping stays connected across several inter
   })
 })
 
+Heartbeat('a client that keeps talking is not pinged: the interval runs from the last time it was heard', async () => {
+  await serve({ wsPingIntervalMs: 600, wsPongTimeoutMs: 5000 }, async (server) => {
+    const ws = await server.open()
+    // Twice the interval of talk, a message every 30 ms: far less than an interval of silence.
+    for (let i = 0; i < 40; i++) {
+      ws.sendFrame(Opcode.TEXT, `message ${i}`)
+      const echo = await ws.nextFrame(`echo ${i}`)
+      assert.is(echo.opcode, Opcode.TEXT, `frame ${i} is the echo, not a ping`)
+      await new Promise((resolve) => setTimeout(resolve, 30))
+    }
+    // Then silence: the ping comes.
+    assert.is((await ws.nextFrame('the ping after the talk')).opcode, Opcode.PING)
+  })
+})
+
 Heartbeat('a client that never answers a ping is disconnected after the pong timeout', async () => {
   await serve({ wsPingIntervalMs: 80, wsPongTimeoutMs: 150 }, async (server) => {
     const ws = await server.open()
