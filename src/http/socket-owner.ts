@@ -8,7 +8,7 @@
 //
 // The listener that accepted the socket also watches it, to count open sockets until
 // they close, whoever owns them by then: the 'close' listener stays on through hand-offs.
-// Its set of sockets is the server's only list of connections: its one sweep finds each
+// Its list of sockets is the server's only list of connections: its one sweep finds each
 // socket's owner here to tick its timers, and tells it to say goodbye on shutdown.
 
 import type { Socket } from 'node:net'
