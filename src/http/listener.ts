@@ -12,15 +12,16 @@
 //   which acts on the ones that have passed.
 // - One list of connections: the open sockets. Each has one owner at a time (see
 //   socket-owner.ts); the sweep and the shutdown reach the owners through their sockets.
-//   It is a plain array, 8 bytes a socket (a Set takes 20 to 40): a socket that closes is
-//   counted out at once, and dropped from the array when the sweep next passes it.
+//   It is a plain array, 8 bytes a socket (a Set takes 20 to 40), and a socket is in it
+//   until it has closed, whoever owns it by then: closed sockets are dropped when the sweep
+//   passes them, or when the count is asked for (the connection limit, shutdown).
 
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { now } from '../clock.ts'
 import { Connection, type ConnectionOptions, type RequestHandler } from './connection.ts'
 import { HttpError } from './errors.ts'
 import { standaloneError } from './response.ts'
-import { ownerOf, watchSocket, type SocketWatcher } from './socket-owner.ts'
+import { ownerOf } from './socket-owner.ts'
 
 export interface ListenerOptions extends ConnectionOptions {
   /** Open sockets (HTTP and upgraded) past which new clients get 503. */
@@ -30,12 +31,10 @@ export interface ListenerOptions extends ConnectionOptions {
 /** Something that must say goodbye on shutdown (an upgraded session, a stream). */
 export type ShutdownHook = () => void
 
-export class HttpListener implements SocketWatcher {
+export class HttpListener {
   readonly server: Server
   /** Every open socket, HTTP or upgraded, and those closed since the last sweep. */
   private readonly sockets: Socket[] = []
-  /** Open sockets: those in the array that have not closed. */
-  private open = 0
   private readonly shutdownHooks = new Set<ShutdownHook>()
   private sweepTimer: NodeJS.Timeout | null = null
   /** How often the sweep runs: a quarter of the shortest timeout it serves, between 10 ms and 1 s. */
@@ -61,8 +60,9 @@ export class HttpListener implements SocketWatcher {
     if (this.sweepTimer !== null) this.startSweep()
   }
 
+  /** Open sockets, HTTP or upgraded. */
   get connectionCount(): number {
-    return this.open
+    return this.dropClosed()
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
@@ -94,7 +94,7 @@ export class HttpListener implements SocketWatcher {
     for (const hook of [...this.shutdownHooks]) hook()
     for (const socket of [...this.sockets]) if (!socket.closed) ownerOf(socket)?.shutdown()
     const deadline = Date.now() + graceMs
-    while (this.open > 0 && Date.now() < deadline) await delay(20)
+    while (this.dropClosed() > 0 && Date.now() < deadline) await delay(20)
     for (const socket of this.sockets) socket.destroy()
     this.sockets.length = 0
     if (this.sweepTimer) clearInterval(this.sweepTimer)
@@ -108,21 +108,15 @@ export class HttpListener implements SocketWatcher {
       socket.destroy()
       return
     }
-    if (this.open >= this.options.maxConnections) {
+    const max = this.options.maxConnections
+    if (this.sockets.length >= max && this.dropClosed() >= max) {
       refuse(socket, new HttpError(503, 'TOO_MANY_CONNECTIONS', 'the server is at its connection limit; try again later'))
       return
     }
     // Counted until the socket closes, whoever owns it by then (HTTP or an upgraded protocol).
     this.sockets.push(socket)
-    this.open++
-    watchSocket(socket, this)
     // The connection makes itself the socket's owner: the socket is how it is found again.
     new Connection(socket, this.handler, this.options)
-  }
-
-  /** A socket closed (SocketWatcher): the sweep drops it from the array. */
-  socketClosed(): void {
-    this.open--
   }
 
   private readonly onServerError = (error: NodeJS.ErrnoException): void => {
@@ -141,7 +135,16 @@ export class HttpListener implements SocketWatcher {
     this.sweepTimer.unref()
   }
 
-  /** Ticks the owner of every open socket, and drops the closed ones, keeping the order. */
+  /** Drops the sockets that have closed, keeping the order of the others; returns how many are left. */
+  private dropClosed(): number {
+    const sockets = this.sockets
+    let kept = 0
+    for (let i = 0; i < sockets.length; i++) if (!sockets[i].closed) sockets[kept++] = sockets[i]
+    sockets.length = kept
+    return kept
+  }
+
+  /** Ticks the owner of every open socket, dropping the closed ones on the way. */
   private readonly sweep = (): void => {
     const time = now()
     const sockets = this.sockets

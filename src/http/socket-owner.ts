@@ -6,10 +6,11 @@
 // connection then costs no function objects, and handing a socket over is detaching one
 // owner and attaching the next.
 //
-// The listener that accepted the socket also watches it, to count open sockets until
-// they close, whoever owns them by then: the 'close' listener stays on through hand-offs.
-// Its list of sockets is the server's only list of connections: its one sweep finds each
-// socket's owner here to tick its timers, and tells it to say goodbye on shutdown.
+// The 'close' listener stays on through hand-offs: it does nothing between two owners.
+// The listener that accepted the socket keeps it in its list until it has closed,
+// whoever owns it by then; that list is the server's only list of connections: its one
+// sweep finds each socket's owner here to tick its timers, and its shutdown tells each
+// owner to say goodbye.
 
 import type { Socket } from 'node:net'
 
@@ -31,17 +32,11 @@ export interface SocketOwner {
   shutdown(): void
 }
 
-/** What counts a socket until it closes (the listener). */
-export interface SocketWatcher {
-  socketClosed(socket: Socket): void
-}
-
-// Two properties on the socket, no more: each one a socket carries costs every connection
-// a word, and thousands of them are idle at a time.
+// One property on the socket, no more: each one a socket carries costs every connection a
+// word, and thousands of them are idle at a time.
 const OWNER = Symbol('push-wire.owner')
-const WATCHER = Symbol('push-wire.watcher')
 
-type OwnedSocket = Socket & { [OWNER]?: SocketOwner; [WATCHER]?: SocketWatcher }
+type OwnedSocket = Socket & { [OWNER]?: SocketOwner }
 
 function onData(this: OwnedSocket, chunk: Buffer): void {
   this[OWNER]?.socketData(chunk)
@@ -54,7 +49,6 @@ function onError(this: OwnedSocket, error: Error): void {
 }
 function onClose(this: OwnedSocket): void {
   this[OWNER]?.socketClose()
-  this[WATCHER]?.socketClosed(this)
 }
 function onDrain(this: OwnedSocket): void {
   this[OWNER]?.socketDrain()
@@ -68,12 +62,6 @@ function hearClose(socket: Socket): void {
 /** What handles the socket's events now; undefined between two owners. */
 export function ownerOf(socket: Socket): SocketOwner | undefined {
   return (socket as OwnedSocket)[OWNER]
-}
-
-/** `watcher` hears when the socket closes, whoever owns it then. */
-export function watchSocket(socket: Socket, watcher: SocketWatcher): void {
-  ;(socket as OwnedSocket)[WATCHER] = watcher
-  hearClose(socket)
 }
 
 /** Makes `owner` the one that handles the socket's events. */
