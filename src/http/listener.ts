@@ -40,6 +40,8 @@ export class HttpListener {
   /** How often the sweep runs: a quarter of the shortest timeout it serves, between 10 ms and 1 s. */
   private sweepMs: number
   private lastAcceptError = -Infinity
+  /** When the accept path last counted the sockets at the limit (see atLimit). */
+  private countedAt = -Infinity
   private closing = false
 
   constructor(
@@ -108,8 +110,7 @@ export class HttpListener {
       socket.destroy()
       return
     }
-    const max = this.options.maxConnections
-    if (this.sockets.length >= max && this.dropClosed() >= max) {
+    if (this.atLimit()) {
       refuse(socket, new HttpError(503, 'TOO_MANY_CONNECTIONS', 'the server is at its connection limit; try again later'))
       return
     }
@@ -135,6 +136,20 @@ export class HttpListener {
     this.sweepTimer.unref()
   }
 
+  /**
+   * Whether the open sockets have reached the limit. The array may still hold sockets closed
+   * since the last sweep, so at the limit it is counted again, dropping those; but at most
+   * every RECOUNT_MS: a flood of clients at the limit must not cost a scan of every socket each.
+   */
+  private atLimit(): boolean {
+    const max = this.options.maxConnections
+    if (this.sockets.length < max) return false
+    const time = now()
+    if (time - this.countedAt < RECOUNT_MS) return true
+    this.countedAt = time
+    return this.dropClosed() >= max
+  }
+
   /** Drops the sockets that have closed, keeping the order of the others; returns how many are left. */
   private dropClosed(): number {
     const sockets = this.sockets
@@ -158,6 +173,9 @@ export class HttpListener {
     sockets.length = kept
   }
 }
+
+/** How stale the count at the connection limit may be (see atLimit). */
+const RECOUNT_MS = 10
 
 /** A quarter of a timeout, between 10 ms and 1 s: deadlines are met within that. */
 function sweepPeriod(timeoutMs: number): number {
