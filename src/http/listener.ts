@@ -159,18 +159,11 @@ export class HttpListener {
     return kept
   }
 
-  /** Ticks the owner of every open socket, dropping the closed ones on the way. */
+  /** Drops the closed sockets, then ticks the owner of every open one. */
   private readonly sweep = (): void => {
     const time = now()
-    const sockets = this.sockets
-    let kept = 0
-    for (let i = 0; i < sockets.length; i++) {
-      const socket = sockets[i]
-      if (socket.closed) continue
-      sockets[kept++] = socket
-      ownerOf(socket)?.tick(time)
-    }
-    sockets.length = kept
+    this.dropClosed()
+    for (const socket of this.sockets) ownerOf(socket)?.tick(time)
   }
 }
 

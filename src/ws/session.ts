@@ -181,6 +181,11 @@ export class WsSession implements SocketOwner {
     return (this.extras ??= { compression: null, pending: null, drainWaiters: null, ending: null })
   }
 
+  /** permessage-deflate's compressor and decompressor, or null. */
+  private get compression(): SessionExtras['compression'] {
+    return this.extras === null ? null : this.extras.compression
+  }
+
   /** Sends waiting behind a compression, or null. */
   private get pending(): PendingSends | null {
     return this.extras === null ? null : this.extras.pending
@@ -206,7 +211,7 @@ export class WsSession implements SocketOwner {
       return false
     }
     const opcode = binary ? Opcode.BINARY : Opcode.TEXT
-    if (this.extras?.compression != null && payload.length >= this.options.deflateThreshold) {
+    if (this.compression !== null && payload.length >= this.options.deflateThreshold) {
       this.queueCompressed(opcode, payload)
     } else if (this.pending !== null) {
       this.afterPendingSends(() => this.writeMessage(opcode, payload, false))
@@ -231,7 +236,7 @@ export class WsSession implements SocketOwner {
     if (frame instanceof Promise) {
       this.afterPendingSends(async () => {
         const ready = await frame
-        this.extras!.pending!.bytes -= bytes
+        this.pending!.bytes -= bytes
         this.writeRaw(ready)
         this.checkDrained()
       }, bytes)
@@ -441,7 +446,7 @@ export class WsSession implements SocketOwner {
     }
     // Nothing more is read until this message is inflated: messages stay in order.
     this.flags |= INFLATING
-    this.extras!.compression!.decompressor.decompress(payload).then(
+    this.compression!.decompressor.decompress(payload).then(
       (inflated) => {
         this.flags &= ~INFLATING
         if (this.flags & CLOSED) return
@@ -487,13 +492,13 @@ export class WsSession implements SocketOwner {
   // ---- writing
 
   private queueCompressed(opcode: number, payload: Buffer): void {
-    const compressed = this.extras!.compression!.compressor.compress(payload).then(
+    const compressed = this.compression!.compressor.compress(payload).then(
       (data) => ({ data }),
       () => null,
     )
     this.afterPendingSends(async () => {
       const result = await compressed
-      this.extras!.pending!.bytes -= payload.length
+      this.pending!.bytes -= payload.length
       if (result === null) {
         this.fail(new WsError(CloseCode.INTERNAL_ERROR, 'DEFLATE_FAILED', 'a message could not be compressed'))
         return
@@ -588,9 +593,8 @@ export class WsSession implements SocketOwner {
   socketClose(): void {
     if (this.flags & CLOSED) return
     this.flags |= CLOSED
-    const compression = this.extras?.compression
-    compression?.decompressor.close()
-    compression?.compressor.close()
+    this.compression?.decompressor.close()
+    this.compression?.compressor.close()
     this.message = null
     // The peer's Close (1005 when it had no code), our verdict on a failure, or 1006: none at all.
     const ending = this.extras?.ending ?? ABNORMAL_CLOSURE
