@@ -20,7 +20,6 @@
 
 import { Buffer } from 'node:buffer'
 import type { Socket } from 'node:net'
-import { now } from '../clock.ts'
 import { tracer } from '../trace/tracer.ts'
 import { HttpError } from './errors.ts'
 import { RequestParser, type ParserLimits, type RequestHead } from './parser.ts'
@@ -48,6 +47,9 @@ type Deadline = 'none' | 'idle' | 'head' | 'body' | 'stalled' | 'linger'
 /** How long a closing connection keeps reading (and dropping) before it is destroyed. */
 const LINGER_MS = 2000
 
+/** A deadline set since the last sweep: the next one starts it (see setDeadline). */
+const NOT_ARMED = -1
+
 export class Connection implements ResponseSink, RequestOwner, SocketOwner {
   private readonly parser: RequestParser
   private request: IncomingRequest | null = null
@@ -71,9 +73,12 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
   private finishedReading = false
   private peerEnded = false
   private detached = false
-  /** When the current deadline passes (on the clock of ../clock.ts), and what it is for. */
-  private deadlineAt = 0
+  /**
+   * What the current deadline is for, and when it passes (on the clock of ../clock.ts);
+   * NOT_ARMED until the first sweep after it was set (see setDeadline).
+   */
   private deadline: Deadline = 'none'
+  private deadlineAt = NOT_ARMED
 
   constructor(
     readonly socket: Socket,
@@ -82,7 +87,7 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
   ) {
     this.parser = new RequestParser(options)
     attachOwner(socket, this)
-    this.setDeadline('idle', options.idleTimeoutMs)
+    this.setDeadline('idle')
   }
 
   // ---- ResponseSink: what responses write through
@@ -112,7 +117,7 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
     if (!socket.writableNeedDrain || socket.destroyed) return Promise.resolve()
     // A response waiting on a client that does not read what we wrote: it has the idle
     // timeout to read some of it, or it is dropped (socketDrain clears the deadline).
-    if (this.deadline === 'none') this.setDeadline('stalled', this.options.idleTimeoutMs)
+    if (this.deadline === 'none') this.setDeadline('stalled')
     return new Promise((resolve) => {
       const done = () => {
         socket.off('drain', done)
@@ -165,10 +170,14 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
 
   /** Called by the listener's sweep: acts on a deadline that has passed. */
   tick(time: number): void {
-    if (this.deadline === 'none' || time < this.deadlineAt) return
+    if (this.deadline === 'none') return
+    if (this.deadlineAt === NOT_ARMED) {
+      this.deadlineAt = time + this.timeoutOf(this.deadline)
+      return
+    }
+    if (time < this.deadlineAt) return
     const kind = this.deadline
-    this.deadline = 'none'
-    this.deadlineAt = 0
+    this.setDeadline('none')
     switch (kind) {
       case 'idle':
         this.closeGracefully()
@@ -239,7 +248,7 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
   }
 
   socketDrain(): void {
-    if (this.deadline === 'stalled') this.setDeadline('none', 0)
+    if (this.deadline === 'stalled') this.setDeadline('none')
     if (!this.pausedForDrain) return
     this.pausedForDrain = false
     this.socket.resume()
@@ -273,7 +282,7 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
         // The client is not reading what we send: stop reading what it sends.
         this.pausedForDrain = true
         this.socket.pause()
-        this.setDeadline('stalled', this.options.idleTimeoutMs)
+        this.setDeadline('stalled')
         return
       }
       const event = this.parser.next()
@@ -316,8 +325,8 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
     this.requestEnded = false
     this.continueSent = false
     this.takeover = null
-    if (head.contentLength !== 0) this.setDeadline('body', this.options.bodyTimeoutMs)
-    else this.setDeadline('none', 0)
+    if (head.contentLength !== 0) this.setDeadline('body')
+    else this.setDeadline('none')
     try {
       const result = this.handler(request, response)
       if (result !== undefined) result.catch((error: unknown) => this.handlerFailed(response, error))
@@ -330,7 +339,7 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
     const request = this.request!
     this.requestEnded = true
     if (tracer.on) tracer.requestEnd(this)
-    if (this.deadline === 'body') this.setDeadline('none', 0)
+    if (this.deadline === 'body') this.setDeadline('none')
     request.endBody()
     if (this.response!.ended) this.completeExchange()
   }
@@ -366,7 +375,7 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
     }
     // Hand the socket, and every byte read past the request, to the new protocol.
     this.detached = true
-    this.setDeadline('none', 0)
+    this.setDeadline('none')
     const socket = this.socket
     detachOwner(socket) // paused: the new owner resumes it once it listens
     if (this.corked) {
@@ -444,20 +453,42 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
     if (this.peerEnded) return // both sides done: 'close' follows the flush
     // Keep reading (and dropping) so that late bytes from the client do not provoke a reset.
     if (this.pausedForInput || this.pausedForDrain) this.socket.resume()
-    this.setDeadline('linger', LINGER_MS)
+    this.setDeadline('linger')
   }
 
   private armReadDeadline(): void {
     if (this.request !== null) return // the body deadline runs
     if (this.parser.idle) {
-      if (this.deadline !== 'idle') this.setDeadline('idle', this.options.idleTimeoutMs)
+      if (this.deadline !== 'idle') this.setDeadline('idle')
     } else if (this.deadline !== 'head') {
-      this.setDeadline('head', this.options.headerTimeoutMs)
+      this.setDeadline('head')
     }
   }
 
-  private setDeadline(kind: Deadline, afterMs: number): void {
+  /**
+   * Sets what the connection waits for. The clock is not read here, on every request: the
+   * next sweep starts the deadline from its own time, and a later sweep finds it passed, so
+   * it acts between its timeout and its timeout plus two sweep periods (a sweep period is a
+   * quarter of the shortest timeout) after now.
+   */
+  private setDeadline(kind: Deadline): void {
     this.deadline = kind
-    this.deadlineAt = kind === 'none' ? 0 : now() + afterMs
+    this.deadlineAt = NOT_ARMED
+  }
+
+  private timeoutOf(kind: Deadline): number {
+    switch (kind) {
+      case 'idle':
+      case 'stalled':
+        return this.options.idleTimeoutMs
+      case 'head':
+        return this.options.headerTimeoutMs
+      case 'body':
+        return this.options.bodyTimeoutMs
+      case 'linger':
+        return LINGER_MS
+      case 'none':
+        return Infinity
+    }
   }
 }

@@ -31,8 +31,12 @@ interface Route {
 
 export class Router {
   private readonly routes: Route[] = []
-  /** Routes without parameters, by path: most requests are found here without splitting the path. */
-  private readonly exact = new Map<string, Route>()
+  /**
+   * Routes without parameters, by the length of their path: most requests are found here
+   * without splitting the path. Compared, not hashed: a request's path is a new string each
+   * time, and hashing it for a Map costs more than comparing it with the routes of its length.
+   */
+  private readonly exactByLength: Route[][] = []
   private fallback: RouteHandler | null = null
 
   get(pattern: string, handler: RouteHandler): this {
@@ -50,7 +54,7 @@ export class Router {
     if (!route) {
       route = { pattern, segments: parsePattern(pattern), handlers: new Map() }
       this.routes.push(route)
-      if (!pattern.includes(':')) this.exact.set(pattern, route)
+      if (!pattern.includes(':')) (this.exactByLength[pattern.length] ??= []).push(route)
     }
     if (route.handlers.has(method)) throw new Error(`${method} ${pattern} is routed twice`)
     route.handlers.set(method, handler)
@@ -68,7 +72,7 @@ export class Router {
     const { method, form, path } = req.head
     // The usual request first: a path routed as it is, with a handler for its method
     // (handlers exist for known methods only, so no 501 is skipped).
-    const exact = this.exact.get(path)
+    const exact = this.exactRoute(path)
     if (exact !== undefined) {
       const handler = exact.handlers.get(method)
       if (handler !== undefined) return handler(req, res)
@@ -93,6 +97,13 @@ export class Router {
     }
     if (this.fallback) return this.fallback(req, res)
     return res.error(new HttpError(404, 'NOT_FOUND', `nothing is served at ${path}`))
+  }
+
+  private exactRoute(path: string): Route | undefined {
+    const routes = this.exactByLength[path.length]
+    if (routes === undefined) return undefined
+    for (let i = 0; i < routes.length; i++) if (routes[i].pattern === path) return routes[i]
+    return undefined
   }
 
   private serve(route: Route, params: Record<string, string>, req: IncomingRequest, res: Response): void | Promise<void> {
