@@ -120,7 +120,13 @@ export type ParserEvent =
 
 const NEED_DATA = Object.freeze({ type: 'need-data' as const })
 const PAUSED = Object.freeze({ type: 'paused' as const })
-const END: MessageEnd = Object.freeze({ type: 'end' as const, trailers: Object.freeze([]) as unknown as string[] })
+/**
+ * A message's field lines before the first one: a new array is made for the first line,
+ * with room for exactly it. (An array made empty and pushed to takes room for 19 entries
+ * at once, about 200 bytes of garbage per request where 60 do.)
+ */
+const NO_FIELDS = Object.freeze([]) as unknown as string[]
+const END: MessageEnd = Object.freeze({ type: 'end' as const, trailers: NO_FIELDS })
 const EMPTY = Buffer.alloc(0)
 
 // The states, named after what the parser waits for. A const enum (numbers at run
@@ -189,8 +195,8 @@ export class RequestParser {
   private target = ''
   private versionIndex = 0
   private versionMinor = 0
-  private headers: string[] = []
-  private trailers: string[] = []
+  private headers: string[] = NO_FIELDS
+  private trailers: string[] = NO_FIELDS
   private inTrailers = false
   private fieldName = ''
   private fieldValue = ''
@@ -496,10 +502,12 @@ export class RequestParser {
       return this.fail(431, 'TOO_MANY_FIELDS', `more than ${this.limits.maxHeaderFields} field lines`)
     }
     if (this.inTrailers) {
-      this.trailers.push(this.fieldName, value)
+      if (this.trailers === NO_FIELDS) this.trailers = [this.fieldName, value]
+      else this.trailers.push(this.fieldName, value)
       return
     }
-    this.headers.push(this.fieldName, value)
+    if (this.headers === NO_FIELDS) this.headers = [this.fieldName, value]
+    else this.headers.push(this.fieldName, value)
     return this.applyField(this.fieldName, value)
   }
 
@@ -621,7 +629,7 @@ export class RequestParser {
       path: split.path,
       query: split.query,
       versionMinor: this.versionMinor,
-      headers: this.headers,
+      headers: this.headers === NO_FIELDS ? [] : this.headers,
       contentLength,
       chunked: contentLength === -1,
       keepAlive: this.keepAlive,
@@ -796,7 +804,7 @@ export class RequestParser {
 
   private messageEnd(): ParserEvent {
     const trailers = this.trailers
-    const event = trailers.length === 0 ? END : { type: 'end' as const, trailers }
+    const event = trailers === NO_FIELDS ? END : { type: 'end' as const, trailers }
     // A declined CONNECT cannot go back to HTTP: the client may already be tunnelling.
     const following: State = this.keepAlive && this.method !== 'CONNECT' ? State.RequestStart : State.Closed
     this.afterUpgrade = following
@@ -815,8 +823,8 @@ export class RequestParser {
     this.method = ''
     this.target = ''
     this.versionMinor = 0
-    this.headers = []
-    this.trailers = []
+    this.headers = NO_FIELDS
+    this.trailers = NO_FIELDS
     this.inTrailers = false
     this.fieldCount = 0
     this.contentLength = -1

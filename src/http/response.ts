@@ -58,6 +58,13 @@ export const STATUS_TEXT: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 }
 
+/**
+ * The fields of a response before the first is set, which makes an array with room for
+ * exactly it: an empty array pushed to takes room for 19 entries at once (about 200 bytes
+ * of garbage per response, where 60 do).
+ */
+const NO_FIELDS = Object.freeze([]) as unknown as string[]
+
 let currentDate = ''
 /** The status line and Date field of each status answered in the current second. */
 const headStarts = new Map<number, string>()
@@ -166,8 +173,8 @@ type BodyMode = 'unsent' | 'fixed' | 'fixed-stream' | 'chunked' | 'until-close' 
 
 export class Response {
   status = 200
-  /** Header fields to send, flat: [Name, value, ...]. */
-  readonly fields: string[] = []
+  /** Header fields to send, flat: [Name, value, ...]; made with room for the first field (see appendHeader). */
+  private headerFields: string[] = NO_FIELDS
   headersSent = false
   ended = false
   /** Whether the connection stays open after this response; decided when the head is sent. */
@@ -204,12 +211,18 @@ export class Response {
     // A field name is a token (RFC 9110 §5.1).
     if (!isToken(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`)
     if (!isSafeValue(text)) throw new TypeError(`header ${name} has CR, LF, NUL or a non-latin1 character in its value`)
-    this.fields.push(name, text)
+    if (this.headerFields === NO_FIELDS) this.headerFields = [name, text]
+    else this.headerFields.push(name, text)
     return this
   }
 
+  /** The header fields set so far, flat: [Name, value, ...]. */
+  get fields(): readonly string[] {
+    return this.headerFields
+  }
+
   removeHeader(name: string): this {
-    const fields = this.fields
+    const fields = this.headerFields
     for (let i = fields.length - 2; i >= 0; i -= 2) {
       if (fields[i].length === name.length && fields[i].toLowerCase() === name.toLowerCase()) fields.splice(i, 2)
     }
@@ -399,7 +412,7 @@ export class Response {
   private serializeHead(framing: string): string {
     if (this.sink.closing) this.keepAlive = false
     let head = headStart(this.status)
-    const fields = this.fields
+    const fields = this.headerFields
     for (let i = 0; i < fields.length; i += 2) head += `${fields[i]}: ${fields[i + 1]}\r\n`
     // RFC 9112 §9.3 and §9.6: say when we close; a 1.0 client must be told we stay open.
     if (!this.keepAlive) head += 'Connection: close\r\n'
