@@ -58,11 +58,7 @@ export const STATUS_TEXT: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 }
 
-/**
- * The fields of a response before the first is set, which makes an array with room for
- * exactly it: an empty array pushed to takes room for 19 entries at once (about 200 bytes
- * of garbage per response, where 60 do).
- */
+/** The fields of a response before the first is set, which makes the array (see NO_FIELDS in parser.ts). */
 const NO_FIELDS = Object.freeze([]) as unknown as string[]
 
 let currentDate = ''
@@ -173,7 +169,7 @@ type BodyMode = 'unsent' | 'fixed' | 'fixed-stream' | 'chunked' | 'until-close' 
 
 export class Response {
   status = 200
-  /** Header fields to send, flat: [Name, value, ...]; made with room for the first field (see appendHeader). */
+  /** Header fields to send, flat: [Name, value, ...]; NO_FIELDS until the first is set. */
   private headerFields: string[] = NO_FIELDS
   headersSent = false
   ended = false
