@@ -161,8 +161,12 @@ export class FrameDecoder {
         case State.MaskKey: {
           const bytes = this.take(4)
           if (bytes === null) return this.needData()
-          // A copy: `bytes` may be the scratch buffer, reused by the next take().
-          this.mask = Buffer.from(bytes)
+          // The key stays a view into the input when the whole payload is there too, the usual
+          // case (unmasking changes the payload, never the key). Otherwise it is copied: the
+          // scratch buffer is reused by the next take(), and a view would keep an input chunk
+          // alive after the payload has moved past it.
+          const inInput = bytes.buffer !== this.scratch?.buffer && this.input.length - this.pos >= this.length
+          this.mask = inInput ? bytes : Buffer.from(bytes)
           this.startPayload()
           break
         }
@@ -172,7 +176,7 @@ export class FrameDecoder {
           const bytes = this.take(this.length)
           if (bytes === null) return this.needData()
           // The gathered bytes are copied out: the scratch buffer is reused for the next frame.
-          const data = Buffer.from(bytes)
+          const data = bytes.length === 0 ? EMPTY : Buffer.from(bytes)
           if (this.masked) unmask(data, this.mask, 0)
           this.state = State.Header
           return this.piece(data, true, true)

@@ -337,7 +337,7 @@ export class WsSession implements SocketOwner {
       this.flags = flags & ~HEARD
       this.deadline = time + this.options.pingIntervalMs
     } else if (!(flags & CLOSING) && time >= this.deadline) {
-      this.writeFrame(Opcode.PING, EMPTY)
+      this.writeEncoded(EMPTY_PING)
       this.awaitAnswer(time + this.options.pongTimeoutMs)
     }
   }
@@ -544,8 +544,11 @@ export class WsSession implements SocketOwner {
   }
 
   private writeFrame(opcode: number, payload: Buffer): void {
+    if (this.socket.writable) this.writeEncoded(encodeFrame(opcode, payload))
+  }
+
+  private writeEncoded(frame: Buffer): void {
     if (!this.socket.writable) return
-    const frame = encodeFrame(opcode, payload)
     if (tracer.on) tracer.wsSent(this.socket, frame)
     this.socket.write(frame)
   }
@@ -605,6 +608,8 @@ export class WsSession implements SocketOwner {
 }
 
 const EMPTY = Buffer.alloc(0)
+/** The heartbeat's ping: the same two bytes to every client, encoded once (sockets do not modify what they write). */
+const EMPTY_PING = encodeFrame(Opcode.PING, EMPTY)
 const ABNORMAL_CLOSURE = Object.freeze({ code: CloseCode.ABNORMAL, reason: '' })
 
 /** Close codes a peer may send (RFC 6455 §7.4.1, §7.4.2, and the IANA registry through 1014). */
