@@ -178,7 +178,7 @@ export class FrameDecoder {
           // The gathered bytes are copied out: the scratch buffer is reused for the next frame.
           const data = bytes.length === 0 ? EMPTY : Buffer.from(bytes)
           if (this.masked) unmask(data, this.mask, 0)
-          this.state = State.Header
+          this.endFrame()
           return this.piece(data, true, true)
         }
         case State.Failed:
@@ -245,8 +245,14 @@ export class FrameDecoder {
     const first = this.firstPiece
     this.firstPiece = false
     const last = this.remaining === 0
-    if (last) this.state = State.Header
+    if (last) this.endFrame()
     return this.piece(data, first, last)
+  }
+
+  /** The frame's payload is all read: on to the next header. The key may be a view into an input: let it go. */
+  private endFrame(): void {
+    this.state = State.Header
+    this.mask = EMPTY
   }
 
   private piece(data: Buffer, first: boolean, last: boolean): FramePiece {
