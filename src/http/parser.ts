@@ -121,11 +121,12 @@ export type ParserEvent =
 const NEED_DATA = Object.freeze({ type: 'need-data' as const })
 const PAUSED = Object.freeze({ type: 'paused' as const })
 /**
- * A message's field lines before the first one: a new array is made for the first line,
- * with room for exactly it. (An array made empty and pushed to takes room for 19 entries
- * at once, about 200 bytes of garbage per request where 60 do.)
+ * A list of field lines before its first one (a request's, a trailer section's, a
+ * response's): a new array is made for the first line, with room for exactly it. (An array
+ * made empty and pushed to takes room for 19 entries at once, about 200 bytes of garbage
+ * per message where 60 do.)
  */
-const NO_FIELDS = Object.freeze([]) as unknown as string[]
+export const NO_FIELDS = Object.freeze([]) as unknown as string[]
 const END: MessageEnd = Object.freeze({ type: 'end' as const, trailers: NO_FIELDS })
 const EMPTY = Buffer.alloc(0)
 

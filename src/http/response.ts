@@ -16,7 +16,7 @@ import { Buffer } from 'node:buffer'
 import { isToken } from './chars.ts'
 import { encodeChunk, LAST_CHUNK } from './chunked.ts'
 import type { HttpError } from './errors.ts'
-import type { RequestHead } from './parser.ts'
+import { NO_FIELDS, type RequestHead } from './parser.ts'
 import { tracer } from '../trace/tracer.ts'
 
 export const STATUS_TEXT: Record<number, string> = {
@@ -57,9 +57,6 @@ export const STATUS_TEXT: Record<number, string> = {
   504: 'Gateway Timeout',
   505: 'HTTP Version Not Supported',
 }
-
-/** The fields of a response before the first is set, which makes the array (see NO_FIELDS in parser.ts). */
-const NO_FIELDS = Object.freeze([]) as unknown as string[]
 
 let currentDate = ''
 /** The status line and Date field of each status answered in the current second. */

@@ -544,7 +544,7 @@ export class WsSession implements SocketOwner {
   }
 
   private writeFrame(opcode: number, payload: Buffer): void {
-    if (this.socket.writable) this.writeEncoded(encodeFrame(opcode, payload))
+    this.writeEncoded(encodeFrame(opcode, payload))
   }
 
   private writeEncoded(frame: Buffer): void {
