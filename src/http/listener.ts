@@ -159,11 +159,17 @@ export class HttpListener {
     return kept
   }
 
-  /** Drops the closed sockets, then ticks the owner of every open one. */
+  /**
+   * Drops the closed sockets, then ticks the owner of every open one. An index, not for-of:
+   * the sweep runs once a second, too seldom for V8 to optimize it early, and unoptimized,
+   * for-of makes an iterator result per socket (320 KB a sweep at 10,000 connections, young
+   * garbage that keeps an idle server's new space from shrinking).
+   */
   private readonly sweep = (): void => {
     const time = now()
+    const sockets = this.sockets
     this.dropClosed()
-    for (const socket of this.sockets) ownerOf(socket)?.tick(time)
+    for (let i = 0; i < sockets.length; i++) ownerOf(sockets[i])?.tick(time)
   }
 }
 

@@ -91,6 +91,8 @@ export class FrameDecoder {
   /** Header (or control payload) bytes gathered across feeds; made when first needed. */
   private scratch: Buffer | null = null
   private gathered = 0
+  /** Where take() found the bytes it asked for: the input, or the scratch buffer. */
+  private taken: Buffer = EMPTY
   private failure: DecodeFailure | null = null
 
   // The frame being read.
@@ -100,7 +102,8 @@ export class FrameDecoder {
   private masked = false
   private length = 0
   private remaining = 0
-  private mask: Buffer = EMPTY
+  /** The masking key's four bytes as one 32-bit integer, first byte highest: a number, not a Buffer, so reading a frame's header allocates nothing. */
+  private maskKey = 0
   private maskOffset = 0
   private firstPiece = true
   private readonly expectMasked: boolean
@@ -118,6 +121,7 @@ export class FrameDecoder {
   feed(chunk: Buffer): void {
     if (this.state === State.Failed) return
     this.input = carryOver(this.input, this.pos, chunk)
+    this.taken = EMPTY // read where it was taken; it must not keep a past input alive
     this.pos = 0
   }
 
@@ -135,50 +139,50 @@ export class FrameDecoder {
     for (;;) {
       switch (this.state) {
         case State.Header: {
-          const bytes = this.take(2)
-          if (bytes === null) return this.needData()
-          const failed = this.readHeader(bytes[0], bytes[1])
+          const at = this.take(2)
+          if (at === -1) return this.needData()
+          const failed = this.readHeader(this.taken[at], this.taken[at + 1])
           if (failed) return failed
           break
         }
         case State.Length16: {
-          const bytes = this.take(2)
-          if (bytes === null) return this.needData()
-          const failed = this.setLength(bytes.readUInt16BE(0))
+          const at = this.take(2)
+          if (at === -1) return this.needData()
+          const failed = this.setLength(this.taken.readUInt16BE(at))
           if (failed) return failed
           break
         }
         case State.Length64: {
-          const bytes = this.take(8)
-          if (bytes === null) return this.needData()
-          const high = bytes.readUInt32BE(0)
+          const at = this.take(8)
+          if (at === -1) return this.needData()
+          const high = this.taken.readUInt32BE(at)
           // RFC 6455 §5.2: "the most significant bit MUST be 0".
           if (high >= 0x80000000) return this.fail(CloseCode.PROTOCOL_ERROR, 'LENGTH_TOP_BIT', 'a 64-bit payload length with its top bit set')
-          const failed = this.setLength(high * 0x1_0000_0000 + bytes.readUInt32BE(4))
+          const failed = this.setLength(high * 0x1_0000_0000 + this.taken.readUInt32BE(at + 4))
           if (failed) return failed
           break
         }
         case State.MaskKey: {
-          const bytes = this.take(4)
-          if (bytes === null) return this.needData()
-          // The key stays a view into the input when the whole payload is there too, the usual
-          // case (unmasking changes the payload, never the key). Otherwise it is copied: the
-          // scratch buffer is reused by the next take(), and a view would keep an input chunk
-          // alive after the payload has moved past it.
-          const inInput = bytes.buffer !== this.scratch?.buffer && this.input.length - this.pos >= this.length
-          this.mask = inInput ? bytes : Buffer.from(bytes)
+          const at = this.take(4)
+          if (at === -1) return this.needData()
+          this.maskKey = this.taken.readInt32BE(at)
           this.startPayload()
           break
         }
         case State.Payload:
           return this.readPayload()
         case State.ControlPayload: {
-          const bytes = this.take(this.length)
-          if (bytes === null) return this.needData()
-          // The gathered bytes are copied out: the scratch buffer is reused for the next frame.
-          const data = bytes.length === 0 ? EMPTY : Buffer.from(bytes)
-          if (this.masked) unmask(data, this.mask, 0)
-          this.endFrame()
+          const length = this.length
+          const at = this.take(length)
+          if (at === -1) return this.needData()
+          // Copied out: the input is the caller's, and the scratch buffer is reused for the next frame.
+          let data = EMPTY
+          if (length > 0) {
+            data = Buffer.allocUnsafe(length)
+            this.taken.copy(data, 0, at, at + length)
+            if (this.masked) unmaskWithKey(data, this.maskKey, 0)
+          }
+          this.state = State.Header
           return this.piece(data, true, true)
         }
         case State.Failed:
@@ -239,20 +243,14 @@ export class FrameDecoder {
     this.pos += n
     this.remaining -= n
     if (this.masked && n > 0) {
-      unmask(data, this.mask, this.maskOffset)
+      unmaskWithKey(data, this.maskKey, this.maskOffset)
       this.maskOffset = (this.maskOffset + n) & 3
     }
     const first = this.firstPiece
     this.firstPiece = false
     const last = this.remaining === 0
-    if (last) this.endFrame()
+    if (last) this.state = State.Header
     return this.piece(data, first, last)
-  }
-
-  /** The frame's payload is all read: on to the next header. The key may be a view into an input: let it go. */
-  private endFrame(): void {
-    this.state = State.Header
-    this.mask = EMPTY
   }
 
   private piece(data: Buffer, first: boolean, last: boolean): FramePiece {
@@ -260,30 +258,33 @@ export class FrameDecoder {
   }
 
   /**
-   * The next n bytes of a header (or a control payload): a view into the input when they
-   * are all there, else gathered across feeds into the scratch buffer. Null: wait.
+   * The next n bytes of a header (or a control payload): where they start in `this.taken`,
+   * which is the input when they are all there, else the scratch buffer they were gathered
+   * into across feeds. -1: wait for more. No view is made: a frame's header costs no object.
    */
-  private take(n: number): Buffer | null {
+  private take(n: number): number {
     const available = this.input.length - this.pos
     if (this.gathered === 0 && available >= n) {
-      const bytes = this.input.subarray(this.pos, this.pos + n)
+      this.taken = this.input
       this.pos += n
-      return bytes
+      return this.pos - n
     }
     const scratch = (this.scratch ??= Buffer.allocUnsafe(125))
     const copied = Math.min(n - this.gathered, available)
     this.input.copy(scratch, this.gathered, this.pos, this.pos + copied)
     this.pos += copied
     this.gathered += copied
-    if (this.gathered < n) return null
+    if (this.gathered < n) return -1
     this.gathered = 0
-    return scratch.subarray(0, n)
+    this.taken = scratch
+    return 0
   }
 
   /** Everything fed is consumed: let go of the input, so an idle connection holds no buffer. */
   private needData(): DecoderEvent {
     if (this.pos === this.input.length) {
       this.input = EMPTY
+      this.taken = EMPTY
       this.pos = 0
     }
     return NEED_DATA
@@ -293,6 +294,7 @@ export class FrameDecoder {
     this.failure = { type: 'error', error: new WsError(closeCode, code, message) }
     this.state = State.Failed
     this.input = EMPTY
+    this.taken = EMPTY
     this.pos = 0
     return this.failure
   }
@@ -300,10 +302,18 @@ export class FrameDecoder {
 
 /** XORs data with the 4-byte key, starting at `offset` into the key (RFC 6455 §5.3). */
 export function unmask(data: Uint8Array, key: Uint8Array, offset: number): void {
-  const k0 = key[offset & 3]
-  const k1 = key[(offset + 1) & 3]
-  const k2 = key[(offset + 2) & 3]
-  const k3 = key[(offset + 3) & 3]
+  unmaskWithKey(data, (key[0] << 24) | (key[1] << 16) | (key[2] << 8) | key[3], offset)
+}
+
+/** unmask() with the key as a 32-bit integer, its first byte highest. */
+function unmaskWithKey(data: Uint8Array, key: number, offset: number): void {
+  // The key byte for data[0] is byte (offset & 3) of the key: rotate the key so it comes first.
+  const shift = (offset & 3) * 8
+  const rotated = shift === 0 ? key : (key << shift) | (key >>> (32 - shift))
+  const k0 = (rotated >>> 24) & 0xff
+  const k1 = (rotated >>> 16) & 0xff
+  const k2 = (rotated >>> 8) & 0xff
+  const k3 = rotated & 0xff
   const length = data.length
   const whole = length & ~3
   let i = 0
