@@ -256,6 +256,23 @@ masking('unmask XORs with the key from every offset, for every length up to 13',
   assert.is(offsetFive.toString(), 'llo')
 })
 
+masking('keys with the top bit set in any byte unmask the same (the decoder keeps a key as a signed 32-bit number)', () => {
+  for (const key of [hex('ff 80 01 fe'), hex('80 00 00 00'), hex('00 00 00 80'), hex('de ad be ef')]) {
+    for (let offset = 0; offset < 8; offset++) {
+      const data = Buffer.from(Array.from({ length: 11 }, (_, i) => (i * 53 + 7) & 0xff))
+      const want = xorReference(data, key, offset)
+      unmask(data, key, offset)
+      assert.is(data.toString('hex'), want.toString('hex'), `key ${key.toString('hex')}, offset ${offset}`)
+    }
+    // Through the decoder, byte by byte: the key is read across four feeds, the payload across many.
+    const payload = 'a payload long enough to be fed in many pieces'
+    const frames = Buffer.concat([encodeFrame(Opcode.TEXT, Buffer.from(payload), { mask: key }), encodeFrame(Opcode.PING, Buffer.from('ping!'), { mask: key })])
+    const decoded = decode(byteByByte(frames))
+    assert.is(decoded.error, null)
+    assert.equal(decoded.frames.map((frame) => Buffer.from(frame.payload, 'hex').toString()), [payload, 'ping!'], `key ${key.toString('hex')}`)
+  }
+})
+
 masking('unmasking a payload in pieces equals unmasking it whole, split at every point', () => {
   const payload = Buffer.from('The quick brown fox jumps over the lazy dog')
   const masked = xorReference(payload, KEY, 0)
