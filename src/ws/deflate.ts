@@ -189,7 +189,8 @@ export class MessageCompressor {
         stream.off('error', reject)
         // close() during the job: the stream is gone, and must not be touched again.
         if (this.stream !== stream) return reject(new Error('the compressor was closed'))
-        const output = Buffer.concat(parts)
+        // One part is the usual case (zlib's output chunk is 16 KiB): no copy for it.
+        const output = parts.length === 1 ? parts[0] : Buffer.concat(parts)
         // Without context takeover the next message starts from an empty window: reset the
         // stream rather than make a new one (making one costs far more than a reset).
         if (this.noContextTakeover) stream.reset()
