@@ -121,7 +121,7 @@ export class FrameDecoder {
   feed(chunk: Buffer): void {
     if (this.state === State.Failed) return
     this.input = carryOver(this.input, this.pos, chunk)
-    this.taken = EMPTY // read where it was taken; it must not keep a past input alive
+    this.taken = EMPTY // what take() found is read at once; kept here, an old input would stay alive
     this.pos = 0
   }
 
