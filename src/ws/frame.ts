@@ -102,7 +102,10 @@ export class FrameDecoder {
   private masked = false
   private length = 0
   private remaining = 0
-  /** The masking key's four bytes as one 32-bit integer, first byte highest: a number, not a Buffer, so reading a frame's header allocates nothing. */
+  /**
+   * The masking key's four bytes as one signed 32-bit integer, first byte highest: a number
+   * (a small integer to V8), not a Buffer, so reading a frame's header allocates nothing.
+   */
   private maskKey = 0
   private maskOffset = 0
   private firstPiece = true
