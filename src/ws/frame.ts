@@ -110,7 +110,7 @@ export class FrameDecoder {
   private maskOffset = 0
   private firstPiece = true
   private readonly expectMasked: boolean
-  private readonly maxPayload: number
+  private maxPayload: number
   /** RSV1 is allowed: set once permessage-deflate is in use. */
   allowRsv1: boolean
 
@@ -136,6 +136,16 @@ export class FrameDecoder {
   /** Between frames with nothing held: the decoder could be dropped and a new one would carry on. */
   get idle(): boolean {
     return this.state === State.Header && this.gathered === 0 && this.pos === this.input.length
+  }
+
+  /**
+   * Sets an idle decoder up to read another connection's frames, with that connection's
+   * limits; which side it decodes for (expectMasked) stays.
+   */
+  reuse(allowRsv1: boolean, maxPayload: number): void {
+    if (!this.idle) throw new Error('only an idle decoder can be reused')
+    this.allowRsv1 = allowRsv1
+    this.maxPayload = maxPayload
   }
 
   next(): DecoderEvent {

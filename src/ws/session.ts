@@ -85,6 +85,12 @@ const HEARD = 128
 /** The deadline is for an answer (the pong to our ping, the end of a close handshake): past it, the socket is destroyed. */
 const AWAITING = 256
 
+// A session has a decoder only while bytes of a frame are held: an idle connection keeps
+// none. The last one dropped waits here for the next session that reads, so that a read of
+// whole frames (a message, a pong) does not make a decoder for itself and throw it away.
+// Reads are handled one at a time, so one spare is enough.
+let spareDecoder: FrameDecoder | null = null
+
 /** The message being received, while its frames arrive. */
 interface IncomingMessage {
   opcode: number
@@ -355,7 +361,7 @@ export class WsSession implements SocketOwner {
     this.flags |= HEARD
     // Before the decoder unmasks the bytes in place.
     if (tracer.on) tracer.wsReceived(this.socket, chunk, this.decoder === null || this.decoder.idle)
-    ;(this.decoder ??= new FrameDecoder({ expectMasked: true, allowRsv1: this.options.deflate !== null, maxPayload: this.options.maxMessageBytes })).feed(chunk)
+    ;(this.decoder ??= this.takeDecoder()).feed(chunk)
     // What this read makes us send (echoes, pongs) leaves in one writev, not a write each.
     const socket = this.socket
     socket.cork()
@@ -372,7 +378,10 @@ export class WsSession implements SocketOwner {
       if (decoder === null) return
       const event = decoder.next()
       if (event.type === 'need-data') {
-        if (decoder.idle) this.decoder = null
+        if (decoder.idle) {
+          this.decoder = null
+          spareDecoder ??= decoder
+        }
         return
       }
       if (event.type === 'error') {
@@ -385,6 +394,16 @@ export class WsSession implements SocketOwner {
         return
       }
     }
+  }
+
+  /** The spare decoder if there is one (see spareDecoder), else a new one. */
+  private takeDecoder(): FrameDecoder {
+    const allowRsv1 = this.options.deflate !== null
+    const decoder = spareDecoder
+    if (decoder === null) return new FrameDecoder({ expectMasked: true, allowRsv1, maxPayload: this.options.maxMessageBytes })
+    spareDecoder = null
+    decoder.reuse(allowRsv1, this.options.maxMessageBytes)
+    return decoder
   }
 
   private onFrame(piece: FramePiece): WsError | undefined {

@@ -430,6 +430,33 @@ decoding('allowRsv1 can be switched on after the decoder is made (once deflate i
   assert.ok(event.type === 'frame' && event.rsv1)
 })
 
+decoding('an idle decoder reused for another connection reads with the new limits; a busy one refuses to be reused', () => {
+  const decoder = new FrameDecoder({ ...SERVER, allowRsv1: true, maxPayload: 1000 })
+  decoder.feed(encodeFrame(Opcode.TEXT, hex('00'), { rsv1: true, mask: KEY }).subarray(0, 3))
+  assert.is(decoder.next().type, 'need-data')
+  assert.not.ok(decoder.idle, 'half a header is held')
+  assert.throws(() => decoder.reuse(false, 10), /idle/)
+  decoder.feed(encodeFrame(Opcode.TEXT, hex('00'), { rsv1: true, mask: KEY }).subarray(3))
+  assert.is(decoder.next().type, 'frame')
+  assert.is(decoder.next().type, 'need-data')
+  assert.ok(decoder.idle)
+
+  decoder.reuse(false, 10)
+  decoder.feed(encodeFrame(Opcode.BINARY, Buffer.alloc(10), { mask: KEY }))
+  const atLimit = decoder.next()
+  assert.ok(atLimit.type === 'frame' && atLimit.length === 10, 'a frame at the new limit is read')
+  assert.is(decoder.next().type, 'need-data')
+  decoder.feed(encodeFrame(Opcode.BINARY, Buffer.alloc(11), { mask: KEY }))
+  const over = decoder.next()
+  assert.ok(over.type === 'error' && over.error.closeCode === 1009, 'a frame over the new limit: 1009')
+
+  const plain = new FrameDecoder({ ...SERVER, allowRsv1: true })
+  plain.reuse(false, SERVER.maxPayload)
+  plain.feed(encodeFrame(Opcode.TEXT, hex('00'), { rsv1: true, mask: KEY }))
+  const rsv1 = plain.next()
+  assert.ok(rsv1.type === 'error' && rsv1.error.closeCode === 1002 && rsv1.error.code === 'RSV1_SET', 'RSV1 is refused once compression is off')
+})
+
 decoding('a payload of exactly maxPayload bytes is read; the 16-bit and 64-bit lengths at the limit too', () => {
   for (const max of [125, 126, 65535, 65536]) {
     const bytes = encodeFrame(Opcode.BINARY, Buffer.alloc(max, 1), { mask: KEY })

@@ -505,6 +505,26 @@ Limits('fragments that add up past maxMessageBytes are closed with 1009 before t
   })
 })
 
+Limits('sessions of routes with different limits, reading in turn, each keep their own limit', async () => {
+  await serve({}, async (server) => {
+    const echo: SessionHandler = { onMessage: (session, data, isBinary) => session.send(data, isBinary) }
+    addRoute(server, '/small', echo, { maxMessageBytes: 1024 })
+    const big = await server.open()
+    const small = await server.open({ path: '/small' })
+    // Each read leaves the decoder it used for the next session that reads.
+    const data = binaryBytes(2000, 3)
+    big.sendFrame(Opcode.BINARY, data)
+    assert.ok((await big.nextFrame()).payload.equals(data), 'the default limit takes 2000 bytes')
+    small.sendFrame(Opcode.BINARY, binaryBytes(1024, 4))
+    assert.is((await small.nextFrame()).payload.length, 1024, 'the small route takes 1024 bytes')
+    big.sendFrame(Opcode.BINARY, data)
+    assert.ok((await big.nextFrame()).payload.equals(data), 'after a read on the small route, the default limit still holds')
+    // Only the header of a 1 MiB frame: the small route's limit refuses it at once, the default one would wait for the payload.
+    small.write(hex('82 ff 00000000 00100000 37fa213d'))
+    await expectFailure(small, 1009, 'a 1 MiB frame header on the small route, after a read on the default one')
+  })
+})
+
 Limits('a frame declaring 1 GiB is closed with 1009 on its header, and the server does not allocate it', async () => {
   await serve({}, async (server) => {
     const before = process.memoryUsage().rss
@@ -968,6 +988,17 @@ Deflate('a large compressed message in three fragments comes back whole', async 
     const echo = await ws.nextMessage()
     assert.ok(echo.compressed)
     assert.ok(inflate(echo.payload).equals(text))
+  })
+})
+
+Deflate('a session without deflate still refuses RSV1 after a compressing session has read', async () => {
+  await serve(COMPRESSING, async (server) => {
+    const compressing = await server.open({ fields: [DEFLATE] })
+    const plain = await server.open()
+    compressing.sendFrame(Opcode.TEXT, compress(Buffer.from('tiny')), { rsv1: true })
+    assert.is((await compressing.nextMessage()).payload.toString(), 'tiny')
+    plain.write(clientFrame(Opcode.TEXT, 'hi', { rsv1: true }))
+    await expectFailure(plain, 1002, 'RSV1 from the session that did not agree on deflate')
   })
 })
 
