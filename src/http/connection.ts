@@ -382,7 +382,9 @@ export class Connection implements ResponseSink, RequestOwner, SocketOwner {
       this.corked = false
       socket.uncork()
     }
-    const rest = Buffer.concat([this.parser.takeRemaining(), ...this.held])
+    const remaining = this.parser.takeRemaining()
+    // Usually nothing came after the request: the parser's remainder is handed on as it is.
+    const rest = this.held.length === 0 ? remaining : Buffer.concat([remaining, ...this.held])
     this.held = []
     this.request = null
     this.response = null

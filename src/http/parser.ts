@@ -272,7 +272,7 @@ export class RequestParser {
 
   /** After a paused Upgrade request: the bytes that followed it, for the new protocol. */
   takeRemaining(): Buffer {
-    const rest = this.input.subarray(this.pos)
+    const rest = this.pos === this.input.length ? EMPTY : this.input.subarray(this.pos)
     this.input = EMPTY
     this.pos = 0
     this.state = State.Detached
