@@ -8,7 +8,7 @@ import { HttpError } from '../http/errors.ts'
 import type { HttpListener } from '../http/listener.ts'
 import type { RouteHandler } from '../http/router.ts'
 import type { IncomingRequest } from '../http/request.ts'
-import type { DeflateConfig } from './deflate.ts'
+import type { DeflateConfig, DeflateParams } from './deflate.ts'
 import { acceptHandshake } from './handshake.ts'
 import { WsSession, type SessionHandler, type SessionOptions } from './session.ts'
 
@@ -28,6 +28,13 @@ export class WsEndpoint {
   private sessions = 0
   /** The session options without compression or subprotocol, shared by every session that agreed on neither. */
   private readonly plainOptions: SessionOptions
+  /**
+   * The session options for each agreement on compression and subprotocol (see optionsFor),
+   * shared by every session that came to it. There are a few hundred at most: the
+   * permessage-deflate parameters combine in a few hundred ways, and the subprotocol is one
+   * this route speaks.
+   */
+  private readonly agreedOptions = new Map<string, SessionOptions>()
 
   constructor(
     readonly options: EndpointOptions,
@@ -65,12 +72,27 @@ export class WsEndpoint {
       // The route's own checks come before the switch: an HttpError here is still an HTTP answer.
       const handler = factory(req)
       req.takeOver((socket, rest) => {
-        const { deflate, protocol } = handshake
-        const options = deflate === null && protocol === null ? this.plainOptions : { ...this.plainOptions, deflate, protocol }
-        const session = new WsSession(socket, options, handler)
+        const session = new WsSession(socket, this.optionsFor(handshake.deflate, handshake.protocol), handler)
         this.sessions++
         session.open(handshake.response, rest)
       })
     }
+  }
+
+  /**
+   * The options of a session that agreed on `deflate` and `protocol`: one object for each
+   * agreement, not one per session, since an idle connection should cost no more with
+   * compression agreed than without. The 101 response's extension line states every
+   * parameter that was agreed, so it tells the agreements apart.
+   */
+  private optionsFor(deflate: DeflateParams | null, protocol: string | null): SessionOptions {
+    if (deflate === null && protocol === null) return this.plainOptions
+    const key = `${protocol ?? ''} ${deflate === null ? '' : deflate.response}`
+    let options = this.agreedOptions.get(key)
+    if (options === undefined) {
+      options = { ...this.plainOptions, deflate, protocol }
+      this.agreedOptions.set(key, options)
+    }
+    return options
   }
 }

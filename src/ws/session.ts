@@ -111,8 +111,10 @@ interface PendingSends {
 
 /** What few sessions need, made the first time one does: an idle connection goes without. */
 interface SessionExtras {
-  /** Null unless permessage-deflate was agreed. */
-  compression: { compressor: MessageCompressor; decompressor: MessageDecompressor } | null
+  /** Made for the first message to compress, if permessage-deflate was agreed. */
+  compressor: MessageCompressor | null
+  /** Made for the first compressed message to arrive, if permessage-deflate was agreed. */
+  decompressor: MessageDecompressor | null
   /** Null unless sends wait behind a compression. */
   pending: PendingSends | null
   /** drained() promises to keep; null when none. */
@@ -146,13 +148,6 @@ export class WsSession implements SocketOwner {
     private readonly handler: SessionHandler,
   ) {
     this.deadline = now() + options.pingIntervalMs
-    const deflate = options.deflate
-    if (deflate !== null) {
-      this.more().compression = {
-        compressor: new MessageCompressor(deflate.serverMaxWindowBits, deflate.serverNoContextTakeover),
-        decompressor: new MessageDecompressor(options.maxMessageBytes, deflate.clientNoContextTakeover),
-      }
-    }
     socket.setNoDelay(true)
     // When the peer ends its side without a Close frame (an abnormal closure, 1006), Node
     // ends ours: the session needs no 'end' listener of its own.
@@ -184,12 +179,19 @@ export class WsSession implements SocketOwner {
   }
 
   private more(): SessionExtras {
-    return (this.extras ??= { compression: null, pending: null, drainWaiters: null, ending: null })
+    return (this.extras ??= { compressor: null, decompressor: null, pending: null, drainWaiters: null, ending: null })
   }
 
-  /** permessage-deflate's compressor and decompressor, or null. */
-  private get compression(): SessionExtras['compression'] {
-    return this.extras === null ? null : this.extras.compression
+  /** permessage-deflate's compressor (it was agreed), made when first needed: a session that never sends a large message has none. */
+  private compressor(): MessageCompressor {
+    const deflate = this.options.deflate!
+    return (this.more().compressor ??= new MessageCompressor(deflate.serverMaxWindowBits, deflate.serverNoContextTakeover))
+  }
+
+  /** permessage-deflate's decompressor (it was agreed), made when the first compressed message arrives. */
+  private decompressor(): MessageDecompressor {
+    const deflate = this.options.deflate!
+    return (this.more().decompressor ??= new MessageDecompressor(this.options.maxMessageBytes, deflate.clientNoContextTakeover))
   }
 
   /** Sends waiting behind a compression, or null. */
@@ -217,7 +219,7 @@ export class WsSession implements SocketOwner {
       return false
     }
     const opcode = binary ? Opcode.BINARY : Opcode.TEXT
-    if (this.compression !== null && payload.length >= this.options.deflateThreshold) {
+    if (this.options.deflate !== null && payload.length >= this.options.deflateThreshold) {
       this.queueCompressed(opcode, payload)
     } else if (this.pending !== null) {
       this.afterPendingSends(() => this.writeMessage(opcode, payload, false))
@@ -465,7 +467,7 @@ export class WsSession implements SocketOwner {
     }
     // Nothing more is read until this message is inflated: messages stay in order.
     this.flags |= INFLATING
-    this.compression!.decompressor.decompress(payload).then(
+    this.decompressor().decompress(payload).then(
       (inflated) => {
         this.flags &= ~INFLATING
         if (this.flags & CLOSED) return
@@ -511,7 +513,7 @@ export class WsSession implements SocketOwner {
   // ---- writing
 
   private queueCompressed(opcode: number, payload: Buffer): void {
-    const compressed = this.compression!.compressor.compress(payload).then(
+    const compressed = this.compressor().compress(payload).then(
       (data) => ({ data }),
       () => null,
     )
@@ -615,8 +617,11 @@ export class WsSession implements SocketOwner {
   socketClose(): void {
     if (this.flags & CLOSED) return
     this.flags |= CLOSED
-    this.compression?.decompressor.close()
-    this.compression?.compressor.close()
+    const extras = this.extras
+    if (extras !== null) {
+      extras.decompressor?.close()
+      extras.compressor?.close()
+    }
     this.message = null
     // The peer's Close (1005 when it had no code), our verdict on a failure, or 1006: none at all.
     const ending = this.extras?.ending ?? ABNORMAL_CLOSURE

@@ -1085,6 +1085,34 @@ Deflate('context takeover: the second message, compressed with the window of the
   })
 })
 
+Deflate('sessions that agreed on different parameters, on one route, each compress as they agreed', async () => {
+  await serve(COMPRESSING, async (server) => {
+    const NO_CONTEXT = 'Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover'
+    const first = await server.open({ fields: [NO_CONTEXT] })
+    const context = await server.open({ fields: [DEFLATE] })
+    const second = await server.open({ fields: [NO_CONTEXT] })
+    assert.match(first.header('sec-websocket-extensions') ?? '', /server_no_context_takeover/)
+    assert.not.match(context.header('sec-websocket-extensions') ?? '', /server_no_context_takeover/)
+    const text = Buffer.from(prose(3000))
+    const echoes = new Map<WsRawClient, Buffer[]>()
+    for (let round = 0; round < 2; round++) {
+      for (const ws of [first, context, second]) {
+        ws.sendFrame(Opcode.TEXT, text)
+        const echo = await ws.nextMessage()
+        assert.ok(echo.compressed, 'over the threshold: compressed')
+        echoes.set(ws, [...(echoes.get(ws) ?? []), echo.payload])
+      }
+    }
+    for (const ws of [first, second]) {
+      const [one, two] = echoes.get(ws)!
+      assert.ok(two.equals(one), 'without context takeover, the same message compresses to the same bytes')
+      assert.ok(inflate(two).equals(text), 'and inflates on its own')
+    }
+    const [one, two] = echoes.get(context)!
+    assert.ok(two.length < one.length / 4, `with context takeover, the second refers back to the first (${two.length} < ${one.length} / 4)`)
+  })
+})
+
 Deflate('compressed and plain messages in a row come back in order', async () => {
   await serve(COMPRESSING, async (server) => {
     const ws = await server.open({ fields: [DEFLATE] })
