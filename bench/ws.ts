@@ -10,7 +10,9 @@
 //     and once the server has settled (see idleMemory). Also the part of it that is the
 //     JavaScript heap, and the same figure for a node:net floor (bench/ws-server.ts): the
 //     least any server on node:net holds per idle client, hence the lowest ratio to ws
-//     this machine allows.
+//     this machine allows. And push-wire as it starts by default, offering
+//     permessage-deflate, to clients that offer it too, as browsers and the ws client do
+//     (ws as it starts by default declines it: its figure is the same either way).
 // Servers run on CPU 0 and the load on CPU 1 when there are two CPUs.
 
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -109,15 +111,16 @@ async function load(server: Server, flags: string[]): Promise<LoadResult> {
   throw new Error('the load generator ended without a result')
 }
 
-async function idleMemory(kind: Kind): Promise<Memory> {
-  const server = await startServer(kind, 'plain')
+async function idleMemory(kind: Kind, compression: Compression = 'plain'): Promise<Memory> {
+  const server = await startServer(kind, compression)
   try {
     // Memory is read in the steady state: after the allocation burst of start-up (or of
     // 10,000 handshakes) V8 keeps a large young generation until its memory reducer, after
     // some idle seconds, gives it back. Both readings wait for that, for both servers.
     await new Promise((resolve) => setTimeout(resolve, settleMs))
     const before = await server.memory()
-    const [command, args] = pinned(PIN?.client, ['--import', 'tsx', 'bench/ws-idle.ts', '--port', String(server.port), '--connections', String(idleConnections)])
+    const offer = compression === 'deflate' ? ['--offer-deflate'] : []
+    const [command, args] = pinned(PIN?.client, ['--import', 'tsx', 'bench/ws-idle.ts', '--port', String(server.port), '--connections', String(idleConnections), ...offer])
     const client = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] })
     const opened = await lines(client).next()
     if (!String(opened.value).startsWith('open ')) throw new Error(`the idle client failed: ${opened.value}`)
@@ -171,32 +174,37 @@ for (const compression of modes) {
 }
 
 // Taking turns, like the throughput rounds; the median of each.
-const memorySamples = { pushWire: [] as Memory[], ws: [] as Memory[], floor: [] as Memory[] }
+const memorySamples = { pushWire: [] as Memory[], ws: [] as Memory[], floor: [] as Memory[], pushWireDeflate: [] as Memory[] }
 for (let round = 0; round < (wanted('memory') || values['memory-only'] ? memoryRounds : 0); round++) {
   memorySamples.pushWire.push(await idleMemory('push-wire'))
   memorySamples.ws.push(await idleMemory('ws'))
   memorySamples.floor.push(await idleMemory('floor'))
+  memorySamples.pushWireDeflate.push(await idleMemory('push-wire', 'deflate'))
 }
 const memoryOf = (samples: Memory[]): Memory => ({ rss: median(samples.map((s) => s.rss)), heap: median(samples.map((s) => s.heap)) })
 /** Each round's RSS figure, lowest to highest: how much one reading differs from the next. */
 const spread = (samples: Memory[]): string => samples.map((s) => s.rss).sort((a, b) => a - b).map((rss) => format(rss)).join(' / ')
-const memory = { pushWire: memoryOf(memorySamples.pushWire), ws: memoryOf(memorySamples.ws), floor: memoryOf(memorySamples.floor) }
+const memory = { pushWire: memoryOf(memorySamples.pushWire), ws: memoryOf(memorySamples.ws), floor: memoryOf(memorySamples.floor), pushWireDeflate: memoryOf(memorySamples.pushWireDeflate) }
 if (memorySamples.ws.length > 0) {
   const label = `memory per idle connection (${idleConnections}, median of ${memoryRounds})`
   rows.push([label, 'push-wire', `${format(memory.pushWire.rss)} B`, '', `${format(memory.pushWire.rss / memory.ws.rss, 2)}x`])
   rows.push([label, 'ws', `${format(memory.ws.rss)} B`, '', ''])
   rows.push([label, 'node:net floor', `${format(memory.floor.rss)} B`, '', `${format(memory.floor.rss / memory.ws.rss, 2)}x`])
+  rows.push([label, 'push-wire, deflate agreed', `${format(memory.pushWireDeflate.rss)} B`, '', `${format(memory.pushWireDeflate.rss / memory.ws.rss, 2)}x`])
   // The part of it that is JavaScript objects (the rest: each socket's native handle and
   // buffers, and the memory allocators' own slack, about the same for both servers).
   const heapLabel = `  of which JavaScript heap`
   rows.push([heapLabel, 'push-wire', `${format(memory.pushWire.heap)} B`, '', `${format(memory.pushWire.heap / memory.ws.heap, 2)}x`])
   rows.push([heapLabel, 'ws', `${format(memory.ws.heap)} B`, '', ''])
   rows.push([heapLabel, 'node:net floor', `${format(memory.floor.heap)} B`, '', `${format(memory.floor.heap / memory.ws.heap, 2)}x`])
+  rows.push([heapLabel, 'push-wire, deflate agreed', `${format(memory.pushWireDeflate.heap)} B`, '', `${format(memory.pushWireDeflate.heap / memory.ws.heap, 2)}x`])
   summary.push(
     `memory per idle connection: ${format(memory.pushWire.rss)} B vs ${format(memory.ws.rss)} B (${format(memory.pushWire.rss / memory.ws.rss, 2)}x ws); ` +
       `JavaScript heap ${format(memory.pushWire.heap)} B vs ${format(memory.ws.heap)} B (${format(memory.pushWire.heap / memory.ws.heap, 2)}x); ` +
-      `the node:net floor ${format(memory.floor.rss)} B (${format(memory.floor.rss / memory.ws.rss, 2)}x ws)`,
-    `  each round's RSS figure: push-wire ${spread(memorySamples.pushWire)}; ws ${spread(memorySamples.ws)}; floor ${spread(memorySamples.floor)}`,
+      `the node:net floor ${format(memory.floor.rss)} B (${format(memory.floor.rss / memory.ws.rss, 2)}x ws); ` +
+      `push-wire with permessage-deflate agreed ${format(memory.pushWireDeflate.rss)} B (${format(memory.pushWireDeflate.rss / memory.ws.rss, 2)}x ws)`,
+    `  each round's RSS figure: push-wire ${spread(memorySamples.pushWire)}; ws ${spread(memorySamples.ws)}; floor ${spread(memorySamples.floor)}; ` +
+      `push-wire with deflate ${spread(memorySamples.pushWireDeflate)}`,
   )
 }
 
