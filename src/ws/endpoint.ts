@@ -9,7 +9,7 @@ import type { HttpListener } from '../http/listener.ts'
 import type { RouteHandler } from '../http/router.ts'
 import type { IncomingRequest } from '../http/request.ts'
 import type { DeflateConfig, DeflateParams } from './deflate.ts'
-import { acceptHandshake } from './handshake.ts'
+import { acceptHandshake, type HandshakeOptions } from './handshake.ts'
 import { WsSession, type SessionHandler, type SessionOptions } from './session.ts'
 
 export interface EndpointOptions extends Omit<SessionOptions, 'deflate' | 'deflateThreshold' | 'protocol' | 'onGone'> {
@@ -57,10 +57,11 @@ export class WsEndpoint {
 
   /** A route handler: upgrades a valid handshake to a session made by `factory`, or answers the error. */
   route(factory: SessionFactory): RouteHandler {
-    const handshakeOptions = {
+    const handshakeOptions: HandshakeOptions = {
       protocols: this.options.protocols,
       allowedOrigins: this.options.allowedOrigins,
       deflate: this.options.deflate,
+      extensionAnswers: new Map(),
     }
     return (req, res) => {
       const handshake = acceptHandshake(req.head, handshakeOptions)

@@ -36,7 +36,23 @@ export interface HandshakeOptions {
   allowedOrigins: readonly string[]
   /** permessage-deflate as this route offers it, or null to decline compression. */
   deflate: DeflateConfig | null
+  /**
+   * Where the answers to Sec-WebSocket-Extensions values are kept, by value, for these
+   * options (the answers depend on `deflate`); without it each handshake works its offer
+   * out. See REMEMBERED_VALUES.
+   */
+  extensionAnswers?: Map<string, ExtensionsAnswer>
 }
+
+/** What a Sec-WebSocket-Extensions value comes to: the deflate agreed, null (none), or false (it breaks the grammar: 400). */
+export type ExtensionsAnswer = DeflateParams | null | false
+
+// Clients of one kind send the same offer on every handshake (browsers and the ws client:
+// "permessage-deflate; client_max_window_bits"), so a route parses and negotiates each value
+// once. What is kept is bounded: a client that sends a new value each time, or a long one,
+// has it worked out each time and fills nothing.
+const REMEMBERED_VALUES = 64
+const REMEMBERED_LENGTH = 256
 
 export interface Handshake {
   readonly type: 'accepted'
@@ -153,9 +169,9 @@ export function acceptHandshake(head: RequestHead, options: HandshakeOptions): H
 
   let deflate: DeflateParams | null = null
   if (extensionsOffered) {
-    const offers = parseExtensions(fieldValues(head, 'sec-websocket-extensions').join(', '))
-    if (offers === null) return refuse(400, 'WS_BAD_EXTENSIONS', 'Sec-WebSocket-Extensions is not a valid extension list (RFC 6455 §9.1)')
-    if (options.deflate !== null) deflate = negotiateDeflate(offers, options.deflate)
+    const answer = extensionsAnswer(fieldValues(head, 'sec-websocket-extensions').join(', '), options)
+    if (answer === false) return refuse(400, 'WS_BAD_EXTENSIONS', 'Sec-WebSocket-Extensions is not a valid extension list (RFC 6455 §9.1)')
+    deflate = answer
   }
 
   let response =
@@ -173,6 +189,17 @@ export function acceptHandshake(head: RequestHead, options: HandshakeOptions): H
 //   extension-param = token [ "=" ( token / quoted-string ) ]
 //
 // A quoted value must be a token once unquoted.
+
+/** The answer to a Sec-WebSocket-Extensions value: the one kept for it, or worked out (and kept if there is room). */
+function extensionsAnswer(value: string, options: HandshakeOptions): ExtensionsAnswer {
+  const answers = options.extensionAnswers
+  let answer = answers?.get(value)
+  if (answer !== undefined) return answer
+  const offers = parseExtensions(value)
+  answer = offers === null ? false : options.deflate === null ? null : negotiateDeflate(offers, options.deflate)
+  if (answers !== undefined && answers.size < REMEMBERED_VALUES && value.length <= REMEMBERED_LENGTH) answers.set(value, answer)
+  return answer
+}
 
 export interface ExtensionOffer {
   readonly name: string

@@ -17,6 +17,7 @@ import {
   isWebSocketRequest,
   parseExtensions,
   type Handshake,
+  type ExtensionsAnswer,
   type HandshakeOptions,
 } from '../../src/ws/handshake.ts'
 
@@ -402,6 +403,29 @@ extensions('parseExtensions says null for anything that breaks the grammar', () 
     'foo, b@r',
   ]
   for (const value of malformed) assert.is(parseExtensions(value), null, value)
+})
+
+extensions('a route keeps the answer to each extension value it has seen, within bounds, and answers the same from it', () => {
+  const answers = new Map<string, ExtensionsAnswer>()
+  const options: HandshakeOptions = { ...OPTIONS, deflate: DEFAULT_DEFLATE, extensionAnswers: answers }
+  const offer = 'permessage-deflate; client_max_window_bits'
+  const first = accepted(acceptHandshake(sample({ 'Sec-WebSocket-Extensions': offer }), options))
+  assert.ok(first.deflate !== null)
+  assert.is(answers.get(offer), first.deflate, 'the answer is kept under the value')
+  const second = accepted(acceptHandshake(sample({ 'Sec-WebSocket-Extensions': offer }), options))
+  assert.is(second.deflate, first.deflate, 'the second handshake gets the kept answer')
+  assert.is(second.response, first.response)
+
+  refused(acceptHandshake(sample({ 'Sec-WebSocket-Extensions': 'foo;' }), options), 400, 'WS_BAD_EXTENSIONS')
+  assert.is(answers.get('foo;'), false, 'a malformed value is kept as such')
+  refused(acceptHandshake(sample({ 'Sec-WebSocket-Extensions': 'foo;' }), options), 400, 'WS_BAD_EXTENSIONS', 'and refused again')
+
+  const long = `${offer}${', x-unknown'.repeat(40)}`
+  assert.ok(accepted(acceptHandshake(sample({ 'Sec-WebSocket-Extensions': long }), options)).deflate !== null, 'a long value is worked out')
+  assert.not.ok(answers.has(long), 'but not kept')
+  for (let i = 0; i < 100; i++) accepted(acceptHandshake(sample({ 'Sec-WebSocket-Extensions': `x-extension-${i}` }), options))
+  assert.is(answers.size, 64, 'at most 64 values are kept')
+  assert.is(accepted(acceptHandshake(sample({ 'Sec-WebSocket-Extensions': 'x-extension-99' }), options)).deflate, null, 'one not kept is still answered')
 })
 
 extensions('an unknown extension is declined: no Sec-WebSocket-Extensions in the response', () => {
