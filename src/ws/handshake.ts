@@ -47,13 +47,6 @@ export interface HandshakeOptions {
 /** What a Sec-WebSocket-Extensions value comes to: the deflate agreed, null (none), or false (it breaks the grammar: 400). */
 export type ExtensionsAnswer = DeflateParams | null | false
 
-// Clients of one kind send the same offer on every handshake (browsers and the ws client:
-// "permessage-deflate; client_max_window_bits"), so a route parses and negotiates each value
-// once. What is kept is bounded: a client that sends a new value each time, or a long one,
-// has it worked out each time and fills nothing.
-const REMEMBERED_VALUES = 64
-const REMEMBERED_LENGTH = 256
-
 export interface Handshake {
   readonly type: 'accepted'
   /** The complete 101 response to write before the first frame. */
@@ -182,13 +175,12 @@ export function acceptHandshake(head: RequestHead, options: HandshakeOptions): H
   return { type: 'accepted', response: response + '\r\n', protocol, deflate }
 }
 
-// ---- Sec-WebSocket-Extensions (RFC 6455 §9.1)
-//
-//   extension-list  = 1#extension
-//   extension       = extension-token *( ";" extension-param )
-//   extension-param = token [ "=" ( token / quoted-string ) ]
-//
-// A quoted value must be a token once unquoted.
+// Clients of one kind send the same offer on every handshake (browsers and the ws client:
+// "permessage-deflate; client_max_window_bits"), so a route parses and negotiates each value
+// once. What is kept is bounded: a client that sends a new value each time, or a long one,
+// has it worked out each time and fills nothing.
+const REMEMBERED_VALUES = 64
+const REMEMBERED_LENGTH = 256
 
 /** The answer to a Sec-WebSocket-Extensions value: the one kept for it, or worked out (and kept if there is room). */
 function extensionsAnswer(value: string, options: HandshakeOptions): ExtensionsAnswer {
@@ -200,6 +192,14 @@ function extensionsAnswer(value: string, options: HandshakeOptions): ExtensionsA
   if (answers !== undefined && answers.size < REMEMBERED_VALUES && value.length <= REMEMBERED_LENGTH) answers.set(value, answer)
   return answer
 }
+
+// ---- Sec-WebSocket-Extensions (RFC 6455 §9.1)
+//
+//   extension-list  = 1#extension
+//   extension       = extension-token *( ";" extension-param )
+//   extension-param = token [ "=" ( token / quoted-string ) ]
+//
+// A quoted value must be a token once unquoted.
 
 export interface ExtensionOffer {
   readonly name: string
